@@ -1,0 +1,56 @@
+#include "oversync/protocol/messages.h"
+
+namespace oversync::protocol {
+
+std::string_view OpName(Op op) noexcept {
+  switch (op) {
+    case Op::kInsert:
+      return "INSERT";
+    case Op::kUpdate:
+      return "UPDATE";
+    case Op::kDelete:
+      return "DELETE";
+  }
+  return "INSERT";
+}
+
+bool ParseOp(std::string_view text, Op& op) noexcept {
+  const auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  if (text.size() != 6) return false;
+  char upper[6];
+  for (std::size_t i = 0; i < 6; ++i) {
+    const char c = text[i];
+    upper[i] = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+  }
+  const std::string_view u(upper, 6);
+  if (u == "INSERT") {
+    op = Op::kInsert;
+  } else if (u == "UPDATE") {
+    op = Op::kUpdate;
+  } else if (u == "DELETE") {
+    op = Op::kDelete;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string_view ConnectResolutionName(ConnectResolution r) noexcept {
+  switch (r) {
+    case ConnectResolution::kRemoteAuthoritative:
+      return "remote_authoritative";
+    case ConnectResolution::kInitializeLocal:
+      return "initialize_local";
+    case ConnectResolution::kInitializeEmpty:
+      return "initialize_empty";
+    case ConnectResolution::kRetryLater:
+      return "retry_later";
+  }
+  return "remote_authoritative";
+}
+
+}  // namespace oversync::protocol
