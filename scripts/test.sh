@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test: installs dependencies, builds with warnings as errors (gcc, RelWithDebInfo),
+# runs the whole ctest suite against a throwaway PostgreSQL, repeats the suite under
+# ASan+UBSan, smoke-runs the benchmarks, and builds and briefly runs every fuzzer (clang-14).
+# This is the README's test command and what .ci/run runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+export PATH="$PATH:/usr/local/go/bin"
+
+stage() { echo; echo "==== $* ($(date +%H:%M:%S))"; }
+LOGDIR="$(mktemp -d -t oversync-test.XXXXXX)"
+trap 'rm -rf "$LOGDIR"' EXIT
+# ctest prints "100% tests passed, 0 tests failed out of N"; keep the counts of every pass.
+run_ctest() {
+  local log="$LOGDIR/ctest-$1.log"; shift
+  bash scripts/with-postgres.sh ctest "$@" 2>&1 | tee "$log"
+}
+
+stage "build (gcc, warnings as errors)"
+cmake --preset ci >/dev/null
+cmake --build --preset ci
+
+stage "tests"
+run_ctest ci --preset ci
+
+stage "tests under ASan+UBSan"
+cmake --preset asan >/dev/null
+cmake --build --preset asan
+run_ctest asan --preset asan
+
+stage "benchmarks start"
+for b in build/ci/bench/*_bench; do
+  [ -x "$b" ] || continue
+  "$b" --benchmark_min_time=0.01 >/dev/null
+done
+
+stage "fuzzers (clang-14 libFuzzer, ASan+UBSan), 10 s each"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz
+for f in build/fuzz/fuzz/*_fuzz; do
+  [ -x "$f" ] || continue
+  name="$(basename "$f")"
+  work="$(mktemp -d)"
+  cp -r "fuzz/corpus/$name/." "$work" 2>/dev/null || true
+  if ! "$f" -max_total_time=10 -rss_limit_mb=2048 "$work" >"$work/log" 2>&1; then
+    tail -50 "$work/log"; echo "fuzzer $name failed"; exit 1
+  fi
+  echo "$name: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$work/log" | awk '{print $2}') runs, ok"
+  rm -rf "$work"
+done
+stage "all test stages passed"
+total=0
+for log in "$LOGDIR"/ctest-*.log; do
+  n=$(grep -Eo 'tests failed out of [0-9]+' "$log" | awk '{print $5}' | tail -1)
+  total=$((total + ${n:-0}))
+done
+echo "ctest (gcc + ASan passes): $total passed, 0 failed"
