@@ -13,7 +13,7 @@ endif()
 if(OVERSYNC_BUILD_TESTS)
   find_package(GTest 1.12 CONFIG REQUIRED)    # GTest::gtest, GTest::gmock, GTest::gtest_main
   find_package(rapidcheck CONFIG REQUIRED)    # rapidcheck, rapidcheck_gtest
-  find_program(OVERSYNC_GO_EXECUTABLE go)     # differential tests against Go's encoding/json
+  include(OversyncGo)                         # OVERSYNC_GO_EXECUTABLE: a Go >= 1.22, or empty
 endif()
 if(OVERSYNC_BUILD_BENCH)
   find_package(benchmark 1.7 CONFIG REQUIRED)

@@ -68,6 +68,9 @@ JsonValue JsonValue::String(std::string s) {
   return v;
 }
 
+JsonValue JsonValue::Array() { return Array(JsonArray()); }
+JsonValue JsonValue::Object() { return Object(JsonObject()); }
+
 JsonValue JsonValue::Array(JsonArray items) {
   JsonValue v;
   v.storage_ = std::make_unique<Storage>(std::move(items));
@@ -464,6 +467,10 @@ Result<JsonValue> JsonParser::Parse(std::string_view text) {
     GoSanitize(text, impl_->sanitized);
     text = impl_->sanitized;
   }
+  // simdjson 3.0.1 rejects a root true/false/null followed by more trailing whitespace than its
+  // 6-byte literal buffer holds (simdjson issue #2354); trailing whitespace never changes the
+  // result, so drop it first.
+  text = TrimRightJsonSpace(text);
   std::string& buffer = impl_->padded;
   buffer.resize(text.size() + simdjson::SIMDJSON_PADDING);
   if (!text.empty()) std::memcpy(buffer.data(), text.data(), text.size());
@@ -478,7 +485,7 @@ Result<JsonValue> JsonParser::Parse(std::string_view text) {
   od::json_type root_type{};
   if (auto err = doc.type().get(root_type)) return Error(SimdjsonError(err, "document"));
   if (root_type == od::json_type::number) {
-    std::string_view lexeme = TrimRightJsonSpace(text);
+    std::string_view lexeme = text;
     while (!lexeme.empty() && (lexeme.front() == ' ' || lexeme.front() == '\t' ||
                                lexeme.front() == '\n' || lexeme.front() == '\r')) {
       lexeme.remove_prefix(1);

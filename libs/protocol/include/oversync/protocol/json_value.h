@@ -57,8 +57,12 @@ class JsonValue {
   // Caller guarantees `lexeme` is valid JSON number grammar and `value` its double.
   static JsonValue NumberWithLexeme(double value, std::string lexeme);
   static JsonValue String(std::string s);
-  static JsonValue Array(JsonArray items = {});
-  static JsonValue Object(JsonObject members = {});
+  // (Overloads instead of default arguments: JsonMember is incomplete here, which clang rejects
+  // in a default argument.)
+  static JsonValue Array();
+  static JsonValue Array(JsonArray items);
+  static JsonValue Object();
+  static JsonValue Object(JsonObject members);
 
   Kind kind() const noexcept;
   bool is_null() const noexcept { return kind() == Kind::kNull; }

@@ -1,0 +1,3 @@
+module oversync.local/gocanonical
+
+go 1.22
