@@ -48,7 +48,7 @@ for f in build/fuzz/fuzz/*_fuzz; do
   if ! "$f" -max_total_time=10 -rss_limit_mb=2048 "$work" >"$work/log" 2>&1; then
     tail -50 "$work/log"; echo "fuzzer $name failed"; exit 1
   fi
-  echo "$name: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$work/log" | awk '{print $2}') runs, ok"
+  echo "$name: $(grep -o 'Done [0-9]* runs' "$work/log" | tail -1), ok"
   rm -rf "$work"
 done
 stage "all test stages passed"
