@@ -1,5 +1,8 @@
 #include "oversync/common/rfc3339.h"
 
+#include <cstdint>
+#include <limits>
+
 #include <fmt/format.h>
 
 namespace oversync {
@@ -99,9 +102,28 @@ Result<TimePoint> ParseRfc3339(std::string_view text) {
                                         std::chrono::day(static_cast<unsigned>(day))};
   // RFC 3339 allows second 60 (leap second); like Go we reject it.
   if (!ymd.ok() || hour > 23 || minute > 59 || second > 59) return bad();
-  const auto local = std::chrono::sys_days(ymd) + std::chrono::hours(hour) +
-                     std::chrono::minutes(minute) + seconds(second) - seconds(offset_seconds);
-  return TimePoint(std::chrono::time_point_cast<nanoseconds>(local) + nanoseconds(frac_ns));
+  const auto utc = std::chrono::sys_days(ymd) + std::chrono::hours(hour) +
+                   std::chrono::minutes(minute) + seconds(second) - seconds(offset_seconds);
+  // TimePoint is int64 nanoseconds (1677-09-21T00:12:43.145224192Z ..
+  // 2262-04-11T23:47:16.854775807Z); instants outside that range are errors, not wrapped.
+  constexpr long long kNanosPerSecond = 1'000'000'000;
+  constexpr long long kMaxSeconds = std::numeric_limits<std::int64_t>::max() / kNanosPerSecond;
+  constexpr long long kMaxFrac = std::numeric_limits<std::int64_t>::max() % kNanosPerSecond;
+  constexpr long long kMinSeconds = std::numeric_limits<std::int64_t>::min() / kNanosPerSecond - 1;
+  constexpr long long kMinFrac =
+      std::numeric_limits<std::int64_t>::min() % kNanosPerSecond + kNanosPerSecond;
+  const long long secs = utc.time_since_epoch().count();
+  if (secs > kMaxSeconds || (secs == kMaxSeconds && frac_ns > kMaxFrac) || secs < kMinSeconds ||
+      (secs == kMinSeconds && frac_ns < kMinFrac)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("RFC 3339 timestamp {:?} is outside the representable range",
+                             std::string(text)));
+  }
+  // Negative seconds: add the fraction to (secs + 1) s minus one second, so that no
+  // intermediate value leaves the int64 range.
+  const long long total = secs < 0 ? (secs + 1) * kNanosPerSecond + (frac_ns - kNanosPerSecond)
+                                   : secs * kNanosPerSecond + frac_ns;
+  return TimePoint(nanoseconds(total));
 }
 
 }  // namespace oversync

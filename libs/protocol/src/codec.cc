@@ -1,6 +1,7 @@
 #include "oversync/protocol/codec.h"
 
 #include <charconv>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -14,9 +15,11 @@ Status Fail(const DecodeContext& ctx, std::string_view detail) {
   return {ctx.code, fmt::format("{}: {}", ctx.prefix, detail)};
 }
 
-Result<JsonValue> ParseBody(std::string_view body, JsonParser* parser, const DecodeContext& ctx) {
+Result<JsonValue> ParseBody(std::string_view body, JsonParser* parser, const DecodeContext& ctx,
+                            JsonParseOptions options) {
   if (body.empty()) return Error(Fail(ctx, "empty body"));
-  Result<JsonValue> parsed = parser ? parser->Parse(body) : ParseJson(body);
+  JsonParser temporary;
+  Result<JsonValue> parsed = (parser != nullptr ? *parser : temporary).Parse(body, options);
   if (!parsed) return Error(Fail(ctx, parsed.error().message()));
   return parsed;
 }
@@ -33,12 +36,18 @@ bool EqualFoldAscii(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+namespace {
+bool NameMatches(std::string_view key, std::string_view name, const DecodeContext& ctx) noexcept {
+  return ctx.fold_names ? EqualFoldAscii(key, name) : key == name;
+}
+}  // namespace
+
 const JsonValue* FindMember(const JsonValue& object, std::string_view name,
                             const DecodeContext& ctx) noexcept {
   if (!object.is_object()) return nullptr;
   const JsonObject& members = object.as_object();
   for (auto it = members.rbegin(); it != members.rend(); ++it) {
-    if (ctx.fold_names ? EqualFoldAscii(it->key, name) : it->key == name) return &it->value;
+    if (NameMatches(it->key, name, ctx)) return &it->value;
   }
   return nullptr;
 }
@@ -63,40 +72,72 @@ namespace {
 Status Missing(const DecodeContext& ctx, std::string_view path) {
   return Fail(ctx, fmt::format("{} is required", path));
 }
+
+// Go's encoding/json decodes every occurrence of a member in document order: a null is a no-op
+// for a scalar (an earlier value survives a later null), a wrongly typed occurrence is an error
+// even when a later one is fine, and otherwise the last value wins (protocol.md §1.4).
+// `assign` returns false for a wrongly typed value.
+template <typename Assign>
+Status ReadScalar(const JsonValue& object, std::string_view name, const DecodeContext& ctx,
+                  std::string_view path, Presence presence, std::string_view type_phrase,
+                  const Assign& assign) {
+  bool found = false;
+  if (object.is_object()) {
+    for (const JsonMember& member : object.as_object()) {
+      if (!NameMatches(member.key, name, ctx) || member.value.is_null()) continue;
+      if (!assign(member.value)) {
+        return Fail(ctx, fmt::format("{} must be {}", JoinPath(path, name), type_phrase));
+      }
+      found = true;
+    }
+  }
+  if (!found && presence == Presence::kRequired) return Missing(ctx, JoinPath(path, name));
+  return {};
+}
 }  // namespace
 
 Status ReadInt64(const JsonValue& object, std::string_view name, std::int64_t& out,
                  const DecodeContext& ctx, std::string_view path, Presence presence) {
-  const JsonValue* v = FindMember(object, name, ctx);
-  if (v == nullptr || v->is_null()) {
-    return presence == Presence::kRequired ? Missing(ctx, JoinPath(path, name)) : Status();
-  }
-  if (!v->is_number() || !NumberToInt64(v->as_number(), out)) {
-    return Fail(ctx, fmt::format("{} must be an integer", JoinPath(path, name)));
-  }
-  return {};
+  return ReadScalar(object, name, ctx, path, presence, "an integer", [&](const JsonValue& v) {
+    return v.is_number() && NumberToInt64(v.as_number(), out);
+  });
 }
 
 Status ReadString(const JsonValue& object, std::string_view name, std::string& out,
                   const DecodeContext& ctx, std::string_view path, Presence presence) {
-  const JsonValue* v = FindMember(object, name, ctx);
-  if (v == nullptr || v->is_null()) {
-    return presence == Presence::kRequired ? Missing(ctx, JoinPath(path, name)) : Status();
-  }
-  if (!v->is_string()) return Fail(ctx, fmt::format("{} must be a string", JoinPath(path, name)));
-  out = v->as_string();
-  return {};
+  return ReadScalar(object, name, ctx, path, presence, "a string", [&](const JsonValue& v) {
+    if (!v.is_string()) return false;
+    out = v.as_string();
+    return true;
+  });
 }
 
 Status ReadBool(const JsonValue& object, std::string_view name, bool& out,
                 const DecodeContext& ctx, std::string_view path, Presence presence) {
-  const JsonValue* v = FindMember(object, name, ctx);
-  if (v == nullptr || v->is_null()) {
-    return presence == Presence::kRequired ? Missing(ctx, JoinPath(path, name)) : Status();
+  return ReadScalar(object, name, ctx, path, presence, "a boolean", [&](const JsonValue& v) {
+    if (!v.is_bool()) return false;
+    out = v.as_bool();
+    return true;
+  });
+}
+
+bool HasNonFiniteNumber(const JsonValue& value) {
+  switch (value.kind()) {
+    case JsonValue::Kind::kNumber:
+      return !std::isfinite(value.as_number().value);
+    case JsonValue::Kind::kArray:
+      for (const JsonValue& item : value.as_array()) {
+        if (HasNonFiniteNumber(item)) return true;
+      }
+      return false;
+    case JsonValue::Kind::kObject:
+      for (const JsonMember& member : value.as_object()) {
+        if (HasNonFiniteNumber(member.value)) return true;
+      }
+      return false;
+    default:
+      return false;
   }
-  if (!v->is_bool()) return Fail(ctx, fmt::format("{} must be a boolean", JoinPath(path, name)));
-  out = v->as_bool();
-  return {};
 }
 
 std::string_view TrimSpace(std::string_view s) noexcept {
@@ -222,7 +263,11 @@ Result<PushSessionCreateRequest> DecodePushSessionCreateRequest(std::string_view
 
 Result<PushChunkRequest> DecodePushChunkRequest(std::string_view body, JsonParser* parser) {
   const DecodeContext& ctx = kPushChunkCtx;
-  OVERSYNC_ASSIGN_OR_RETURN(JsonValue root, internal::ParseBody(body, parser, ctx));
+  // Payloads are json.RawMessage in Go: a number beyond float64 inside one fails only that row's
+  // validation (push_validation.cc), so keep it here and reject it everywhere else below.
+  JsonParseOptions options;
+  options.keep_out_of_range_numbers = true;
+  OVERSYNC_ASSIGN_OR_RETURN(JsonValue root, internal::ParseBody(body, parser, ctx, options));
   OVERSYNC_RETURN_IF_ERROR(RequireObjectRoot(root, ctx, true));
   PushChunkRequest request;
   OVERSYNC_RETURN_IF_ERROR(
@@ -242,6 +287,9 @@ Result<PushChunkRequest> DecodePushChunkRequest(std::string_view body, JsonParse
     OVERSYNC_RETURN_IF_ERROR(ReadString(item, "schema", row.schema, ctx, path));
     OVERSYNC_RETURN_IF_ERROR(ReadString(item, "table", row.table, ctx, path));
     OVERSYNC_RETURN_IF_ERROR(ReadKey(item, row.key, ctx, path, Presence::kOptional));
+    if (internal::HasNonFiniteNumber(row.key)) {
+      return Error(Fail(ctx, fmt::format("{}.key contains a number out of range", path)));
+    }
     OVERSYNC_RETURN_IF_ERROR(ReadString(item, "op", row.op, ctx, path));
     OVERSYNC_RETURN_IF_ERROR(ReadInt64(item, "base_row_version", row.base_row_version, ctx, path));
     if (const JsonValue* payload = FindMember(item, "payload", ctx)) {
@@ -257,7 +305,9 @@ Result<SnapshotSessionCreateRequest> DecodeSnapshotSessionCreateRequest(std::str
                                                                         JsonParser* parser) {
   const DecodeContext& ctx = kSnapshotCreateCtx;
   SnapshotSessionCreateRequest request;
-  if (internal::TrimSpace(body).empty()) return request;  // no body = keep-source snapshot
+  // No body (or only JSON whitespace: Go's decoder reports io.EOF) = keep-source snapshot. Other
+  // whitespace such as \v is a syntax error for Go, so it is left to the parser.
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return request;
   OVERSYNC_ASSIGN_OR_RETURN(const JsonValue root, internal::ParseBody(body, parser, ctx));
   if (root.is_null()) return request;
   OVERSYNC_RETURN_IF_ERROR(RequireObjectRoot(root, ctx, false));
@@ -460,7 +510,10 @@ std::string EncodeErrorResponse(const ErrorResponse& response) {
   w.BeginObject();
   w.Member("error", response.error);
   w.Member("message", response.message);
-  WriteIfNonEmpty(w, "source_id", response.source_id);
+  // Go's SourceRetiredResponse always carries source_id (no omitempty); other bodies have none.
+  if (!response.source_id.empty() || response.error == "source_retired") {
+    w.Member("source_id", response.source_id);
+  }
   WriteIfNonEmpty(w, "replaced_by_source_id", response.replaced_by_source_id);
   if (response.conflict) {
     const PushConflictDetails& c = *response.conflict;

@@ -21,7 +21,8 @@ struct DecodeContext {
 Status Fail(const DecodeContext& ctx, std::string_view detail);
 
 // Parses the body; empty body is an error.
-Result<JsonValue> ParseBody(std::string_view body, JsonParser* parser, const DecodeContext& ctx);
+Result<JsonValue> ParseBody(std::string_view body, JsonParser* parser, const DecodeContext& ctx,
+                            JsonParseOptions options = {});
 
 bool EqualFoldAscii(std::string_view a, std::string_view b) noexcept;
 
@@ -49,6 +50,9 @@ Status ReadBool(const JsonValue& object, std::string_view name, bool& out,
 bool NumberToInt64(const JsonNumber& number, std::int64_t& out) noexcept;
 
 std::string_view TrimSpace(std::string_view s) noexcept;
+
+// True when `value` holds a ±infinity number anywhere (JsonParseOptions::keep_out_of_range_numbers).
+bool HasNonFiniteNumber(const JsonValue& value);
 
 }  // namespace oversync::protocol::internal
 

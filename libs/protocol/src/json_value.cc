@@ -1,6 +1,7 @@
 #include "oversync/protocol/json_value.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -229,7 +230,9 @@ bool CheckNumberGrammar(std::string_view s, bool& is_zero_mantissa, long long& m
 
 }  // namespace
 
-Result<double> ParseJsonNumberLexeme(std::string_view lexeme) {
+namespace {
+// Go's number rules; `overflow` (optional) is set when the only problem is float64 overflow.
+Result<double> ParseNumber(std::string_view lexeme, bool* overflow) {
   bool is_zero = false;
   long long magnitude = 0;
   if (!CheckNumberGrammar(lexeme, is_zero, magnitude)) {
@@ -245,6 +248,7 @@ Result<double> ParseJsonNumberLexeme(std::string_view lexeme) {
   if (ec == std::errc::result_out_of_range) {
     // Go's strconv.ParseFloat: underflow silently gives ±0, overflow is a range error.
     if (magnitude <= 0) return negative ? -0.0 : 0.0;
+    if (overflow != nullptr) *overflow = true;
     return Error(ErrorCode::kInvalidArgument,
                  fmt::format("JSON number {} is out of range of a float64",
                              std::string(lexeme.substr(0, 64))));
@@ -253,6 +257,11 @@ Result<double> ParseJsonNumberLexeme(std::string_view lexeme) {
     return Error(ErrorCode::kInvalidArgument, "invalid JSON number");
   }
   return value;
+}
+}  // namespace
+
+Result<double> ParseJsonNumberLexeme(std::string_view lexeme) {
+  return ParseNumber(lexeme, nullptr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,16 +382,21 @@ Status SimdjsonError(error_code code, const char* what) {
           fmt::format("invalid JSON ({}): {}", what, simdjson::error_message(code))};
 }
 
-Result<JsonValue> NumberFromToken(std::string_view raw) {
+Result<JsonValue> NumberFromToken(std::string_view raw, const JsonParseOptions& options) {
   const std::string_view lexeme = TrimRightJsonSpace(raw);
-  OVERSYNC_ASSIGN_OR_RETURN(const double value, ParseJsonNumberLexeme(lexeme));
-  return JsonValue::NumberWithLexeme(value, std::string(lexeme));
+  bool overflow = false;
+  Result<double> value = ParseNumber(lexeme, &overflow);
+  if (!value) {
+    if (!overflow || !options.keep_out_of_range_numbers) return Error(std::move(value).error());
+    value = lexeme.front() == '-' ? -HUGE_VAL : HUGE_VAL;
+  }
+  return JsonValue::NumberWithLexeme(*value, std::string(lexeme));
 }
 
 template <typename V>  // od::value or od::document
-Result<JsonValue> WalkValue(V& v, int depth);
+Result<JsonValue> WalkValue(V& v, int depth, const JsonParseOptions& options);
 
-Result<JsonValue> WalkObject(od::object object, int depth) {
+Result<JsonValue> WalkObject(od::object object, int depth, const JsonParseOptions& options) {
   JsonValue out = JsonValue::Object();
   JsonObject& members = out.mutable_object();
   for (auto field : object) {
@@ -391,45 +405,50 @@ Result<JsonValue> WalkObject(od::object object, int depth) {
     std::string owned_key(key);
     od::value child;
     if (auto err = field.value().get(child)) return Error(SimdjsonError(err, "object member"));
-    OVERSYNC_ASSIGN_OR_RETURN(JsonValue value, WalkValue(child, depth + 1));
+    OVERSYNC_ASSIGN_OR_RETURN(JsonValue value, WalkValue(child, depth + 1, options));
     members.push_back(JsonMember{std::move(owned_key), std::move(value)});
   }
   return out;
 }
 
-Result<JsonValue> WalkArray(od::array array, int depth) {
+Result<JsonValue> WalkArray(od::array array, int depth, const JsonParseOptions& options) {
   JsonValue out = JsonValue::Array();
   JsonArray& items = out.mutable_array();
   for (auto element : array) {
     od::value child;
     if (auto err = element.get(child)) return Error(SimdjsonError(err, "array element"));
-    OVERSYNC_ASSIGN_OR_RETURN(JsonValue value, WalkValue(child, depth + 1));
+    OVERSYNC_ASSIGN_OR_RETURN(JsonValue value, WalkValue(child, depth + 1, options));
     items.push_back(std::move(value));
   }
   return out;
 }
 
+Status DepthError() {
+  return {ErrorCode::kInvalidArgument,
+          fmt::format("invalid JSON: nesting deeper than {} levels", kMaxJsonDepth)};
+}
+
+// `depth` = number of enclosing arrays/objects. As in Go's scanner only arrays and objects count
+// as nesting levels: kMaxJsonDepth nested containers are accepted, scalars inside them included.
 template <typename V>
-Result<JsonValue> WalkValue(V& v, int depth) {
-  if (depth >= kMaxJsonDepth) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("invalid JSON: nesting deeper than {} levels", kMaxJsonDepth));
-  }
+Result<JsonValue> WalkValue(V& v, int depth, const JsonParseOptions& options) {
   od::json_type type{};
   if (auto err = v.type().get(type)) return Error(SimdjsonError(err, "value"));
   switch (type) {
     case od::json_type::object: {
+      if (depth >= kMaxJsonDepth) return Error(DepthError());
       od::object object;
       if (auto err = v.get_object().get(object)) return Error(SimdjsonError(err, "object"));
-      return WalkObject(object, depth);
+      return WalkObject(object, depth, options);
     }
     case od::json_type::array: {
+      if (depth >= kMaxJsonDepth) return Error(DepthError());
       od::array array;
       if (auto err = v.get_array().get(array)) return Error(SimdjsonError(err, "array"));
-      return WalkArray(array, depth);
+      return WalkArray(array, depth, options);
     }
     case od::json_type::number:
-      return NumberFromToken(v.raw_json_token());
+      return NumberFromToken(v.raw_json_token(), options);
     case od::json_type::string: {
       std::string_view s;
       if (auto err = v.get_string().get(s)) return Error(SimdjsonError(err, "string"));
@@ -461,7 +480,7 @@ struct JsonParser::Impl {
 JsonParser::JsonParser() : impl_(std::make_unique<Impl>()) {}
 JsonParser::~JsonParser() = default;
 
-Result<JsonValue> JsonParser::Parse(std::string_view text) {
+Result<JsonValue> JsonParser::Parse(std::string_view text, JsonParseOptions options) {
   // simdjson would reject invalid UTF-8 and lone surrogates outright; Go replaces them.
   if (!simdjson::validate_utf8(text.data(), text.size()) || HasSurrogateEscape(text)) {
     GoSanitize(text, impl_->sanitized);
@@ -490,9 +509,9 @@ Result<JsonValue> JsonParser::Parse(std::string_view text) {
                                lexeme.front() == '\n' || lexeme.front() == '\r')) {
       lexeme.remove_prefix(1);
     }
-    return NumberFromToken(lexeme);
+    return NumberFromToken(lexeme, options);
   }
-  OVERSYNC_ASSIGN_OR_RETURN(JsonValue root, WalkValue(doc, 0));
+  OVERSYNC_ASSIGN_OR_RETURN(JsonValue root, WalkValue(doc, 0, options));
   const auto location = doc.current_location();
   if (location.error() != simdjson::OUT_OF_BOUNDS) {
     return Error(ErrorCode::kInvalidArgument, "invalid JSON: unexpected data after the document");

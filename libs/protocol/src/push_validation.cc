@@ -135,7 +135,8 @@ Result<std::vector<ValidatedPushRow>> ValidatePushChunk(PushChunkRequest request
       return Error(Invalid(fmt::format("{} for {} requires payload", OpName(validated.op),
                                        qualified)));
     }
-    if (!row.payload.is_object()) {
+    // A number beyond float64 (kept by the decoder) fails Go's map decode of the payload.
+    if (!row.payload.is_object() || internal::HasNonFiniteNumber(row.payload)) {
       return Error(Invalid(fmt::format("payload for {} must be a JSON object", qualified)));
     }
     const JsonObject& members = row.payload.as_object();
@@ -158,16 +159,18 @@ Result<std::vector<ValidatedPushRow>> ValidatePushChunk(PushChunkRequest request
                                          Quote(member.key))));
       }
     }
+    // Go checks the decoded payload map: the type is looked up by the lowercased name, only the
+    // last of duplicate members counts, and messages name the member as sent.
     for (const JsonMember& member : members) {
-      const std::string column = ToLowerAscii(member.key);
-      if (!shape->IsBytea(column) || member.value.is_null()) continue;
+      if (!shape->IsBytea(ToLowerAscii(member.key)) || member.value.is_null()) continue;
+      if (row.payload.Find(member.key) != &member.value) continue;  // overridden duplicate
       if (!member.value.is_string()) {
         return Error(Invalid(fmt::format("payload binary field {}.{} must be a base64 string",
-                                         qualified, column)));
+                                         qualified, member.key)));
       }
       if (!Base64Decode(member.value.as_string(), Base64Mode::kGoStd).has_value()) {
         return Error(Invalid(fmt::format("payload binary field {}.{} must be valid base64",
-                                         qualified, column)));
+                                         qualified, member.key)));
       }
     }
     for (const JsonMember& member : members) {

@@ -17,12 +17,12 @@ Result<std::optional<std::int64_t>> ReadInt(const QueryParams& params, std::stri
   return value;
 }
 
-// A requested max_rows (already validated > 0 later) clamped to the limit; default if absent.
+// The requested max_rows (validated > 0 later) or the default, clamped to the limit (Go clamps
+// the effective value, so a configured default above the limit is clamped too).
 std::int64_t ResolveMaxRows(const std::optional<std::int64_t>& requested, std::int64_t def,
                             std::int64_t limit) {
-  if (!requested) return def;
-  if (*requested > limit) return limit;
-  return *requested;
+  const std::int64_t value = requested.value_or(def);
+  return value > limit ? limit : value;
 }
 
 }  // namespace

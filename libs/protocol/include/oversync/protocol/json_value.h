@@ -107,6 +107,14 @@ struct JsonMember {
 // Maximum nesting depth the parser accepts (Go allows 10000; see docs/compatibility.md).
 inline constexpr int kMaxJsonDepth = 512;
 
+struct JsonParseOptions {
+  // Keep numbers beyond the float64 range (1e400) as ±infinity with their lexeme instead of
+  // failing the whole document. Go decodes push payloads lazily (json.RawMessage), so such a
+  // number only fails the row that carries it (protocol.md §2.5.3, §3.3); the push-chunk decoder
+  // uses this mode and the row validation reports it. Never canonicalize such a value.
+  bool keep_out_of_range_numbers = false;
+};
+
 // Parses one JSON document with Go encoding/json semantics:
 //  * strict RFC 8259 grammar, only space/tab/CR/LF as whitespace, nothing after the document;
 //  * invalid UTF-8 bytes inside strings and unpaired surrogate escapes become U+FFFD (Go);
@@ -121,7 +129,7 @@ class JsonParser {
   JsonParser& operator=(const JsonParser&) = delete;
 
   // Errors: kInvalidArgument with a message saying what and where.
-  Result<JsonValue> Parse(std::string_view text);
+  Result<JsonValue> Parse(std::string_view text, JsonParseOptions options = {});
 
  private:
   struct Impl;
