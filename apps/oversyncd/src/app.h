@@ -1,0 +1,55 @@
+// File: apps/oversyncd/src/app.h
+//
+// oversyncd's HTTP surface (server.md Appendix A.2), transport-neutral: routes plus the
+// middleware of the reference server (CORS, OPTIONS -> 204) plus one log line per request.
+// For now only GET /syncx/health and GET /syncx/status exist.
+//
+// Thread-safety: Handle is thread-safe (called concurrently by BeastServer's workers).
+#ifndef OVERSYNC_OVERSYNCD_APP_H_
+#define OVERSYNC_OVERSYNCD_APP_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "oversync/common/status.h"
+#include "oversync/http/message.h"
+#include "oversync/http/router.h"
+#include "pg.h"
+
+namespace oversync::oversyncd {
+
+class App {
+  struct PrivateTag {
+    explicit PrivateTag() = default;
+  };
+
+ public:
+  // `db` must outlive the App. Errors: kInvalidArgument (route registration bug).
+  static Result<std::unique_ptr<App>> Create(DbProbe& db);
+
+  App(PrivateTag /*tag*/, DbProbe& db) : db_(db) {}
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+  App(App&&) = delete;
+  App& operator=(App&&) = delete;
+  ~App() = default;
+
+  // Answers one request; never throws.
+  http::Response Handle(const http::Request& request);
+
+  // Requests being handled right now (all routes).
+  std::int64_t inflight_requests() const noexcept { return inflight_.load(); }
+
+ private:
+  // GET /syncx/health (health = true) and GET /syncx/status: protocol.md §3.13.
+  http::Response HealthOrStatus(bool health);
+
+  DbProbe& db_;
+  http::Router router_;
+  std::atomic<std::int64_t> inflight_{0};
+};
+
+}  // namespace oversync::oversyncd
+
+#endif  // OVERSYNC_OVERSYNCD_APP_H_

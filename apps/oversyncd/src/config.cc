@@ -1,0 +1,95 @@
+#include "config.h"
+
+#include <charconv>
+#include <limits>
+
+namespace oversync::oversyncd {
+namespace {
+
+std::string_view TrimSpace(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n\v\f";
+  const std::size_t first = text.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  const std::size_t last = text.find_last_not_of(kSpace);
+  return text.substr(first, last - first + 1);
+}
+
+// Go strconv.Atoi: optional sign, decimal digits, int range.
+std::optional<int> ParseInt(std::string_view text) {
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  int value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+bool EqualsFoldAscii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) {
+      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<Config> ConfigFromEnv(const EnvLookup& lookup) {
+  const auto get = [&lookup](std::string_view name) -> std::string {
+    std::optional<std::string> value = lookup(name);
+    return value.value_or(std::string());
+  };
+  Config config;
+  config.database_url = get("DATABASE_URL");
+
+  if (const std::string jwt = get("JWT_SECRET"); !jwt.empty()) {
+    config.jwt_secret = jwt;
+    config.jwt_secret_defaulted = false;
+  }
+
+  if (const std::string raw = get("PORT"); !raw.empty()) {
+    const std::optional<int> port = ParseInt(TrimSpace(raw));
+    if (!port || *port < 0 || *port > std::numeric_limits<std::uint16_t>::max()) {
+      return Error(ErrorCode::kInvalidArgument, "PORT must be an integer between 0 and 65535");
+    }
+    config.port = static_cast<std::uint16_t>(*port);
+  }
+
+  if (const std::string raw = get("OVERSYNCD_LISTEN_ADDR"); !raw.empty()) {
+    config.listen_address = std::string(TrimSpace(raw));
+  }
+
+  // Same rules and messages as Go's configuredPoolSizeFromEnv (server.md A.1).
+  if (const std::string raw = get("OVERSYNC_DB_POOL_MAX_CONNS"); !TrimSpace(raw).empty()) {
+    const std::optional<int> value = ParseInt(TrimSpace(raw));
+    if (!value || *value < 1) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "OVERSYNC_DB_POOL_MAX_CONNS must be a positive integer");
+    }
+    config.pool_max_conns = *value;
+  }
+  if (const std::string raw = get("OVERSYNC_DB_POOL_MIN_CONNS"); !TrimSpace(raw).empty()) {
+    const std::optional<int> value = ParseInt(TrimSpace(raw));
+    if (!value || *value < 0) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "OVERSYNC_DB_POOL_MIN_CONNS must be a non-negative integer");
+    }
+    config.pool_min_conns = *value;
+  }
+  if (config.pool_min_conns > config.pool_max_conns) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "OVERSYNC_DB_POOL_MIN_CONNS cannot exceed OVERSYNC_DB_POOL_MAX_CONNS");
+  }
+
+  const std::string timings_raw = get("OVERSYNC_LOG_STAGE_TIMINGS");
+  const std::string_view timings = TrimSpace(timings_raw);
+  config.log_stage_timings =
+      timings == "1" || EqualsFoldAscii(timings, "true") || EqualsFoldAscii(timings, "yes");
+
+  if (const std::string raw = get("OVERSYNCD_DATA_DIR"); !raw.empty()) config.data_dir = raw;
+  return config;
+}
+
+}  // namespace oversync::oversyncd

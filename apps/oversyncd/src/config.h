@@ -1,0 +1,59 @@
+// File: apps/oversyncd/src/config.h
+//
+// Process configuration of oversyncd, read from environment variables the way go-oversync's
+// examples/nethttp_server does (server.md Appendix A.1), plus the variables the C++ binary adds.
+// Only the app reads the environment; ConfigFromEnv takes the lookup as a function so tests do
+// not touch the real environment.
+//
+// Thread-safety: plain values and a pure function.
+#ifndef OVERSYNC_OVERSYNCD_CONFIG_H_
+#define OVERSYNC_OVERSYNCD_CONFIG_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "oversync/common/status.h"
+
+namespace oversync::oversyncd {
+
+// The JWT secret Go uses when JWT_SECRET is empty (server.md A.1).
+inline constexpr std::string_view kDefaultJwtSecret = "your-secret-key-change-in-production";
+// Reference AppName (server.md A.1); reported by /syncx/status.
+inline constexpr std::string_view kAppName = "nethttp-server-example";
+
+struct Config {
+  // DATABASE_URL (libpq conninfo or URI). Empty = oversyncd starts its own PostgreSQL cluster
+  // (Go would use its hard-coded default DSN instead).
+  std::string database_url;
+  // PORT: the Go example always listens on 8080 (server.md A.1); 0 = pick a free port.
+  std::uint16_t port = 8080;
+  // OVERSYNCD_LISTEN_ADDR: IP literal to bind. Go binds every interface (":8080"); oversyncd
+  // defaults to loopback.
+  std::string listen_address = "127.0.0.1";
+  // JWT_SECRET (read and validated, not used yet).
+  std::string jwt_secret = std::string(kDefaultJwtSecret);
+  bool jwt_secret_defaulted = true;
+  // OVERSYNC_DB_POOL_MAX_CONNS / OVERSYNC_DB_POOL_MIN_CONNS (validated like Go, not used yet).
+  int pool_max_conns = 50;
+  int pool_min_conns = 5;
+  // OVERSYNC_LOG_STAGE_TIMINGS: "1", "true" or "yes" (trimmed, case-insensitive).
+  bool log_stage_timings = false;
+  // OVERSYNCD_DATA_DIR: data directory of the self-managed cluster (relative paths are taken
+  // relative to the current directory).
+  std::string data_dir = ".oversyncd/pg";
+};
+
+// Returns the variable's value, or nullopt when it is not set.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+// Builds the configuration. Empty values count as unset, as in Go.
+// Errors: kInvalidArgument with Go's message for bad pool sizes
+// ("OVERSYNC_DB_POOL_MAX_CONNS must be a positive integer", ...) or a bad PORT.
+Result<Config> ConfigFromEnv(const EnvLookup& lookup);
+
+}  // namespace oversync::oversyncd
+
+#endif  // OVERSYNC_OVERSYNCD_CONFIG_H_

@@ -1,0 +1,99 @@
+#include "config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+namespace oversync::oversyncd {
+namespace {
+
+Result<Config> FromMap(const std::map<std::string, std::string, std::less<>>& env) {
+  return ConfigFromEnv([&env](std::string_view name) -> std::optional<std::string> {
+    const auto it = env.find(name);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  });
+}
+
+TEST(ConfigFromEnvTest, Defaults) {
+  Result<Config> config = FromMap({});
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->database_url, "");
+  EXPECT_EQ(config->port, 8080);  // server.md A.1
+  EXPECT_EQ(config->listen_address, "127.0.0.1");
+  EXPECT_EQ(config->jwt_secret, kDefaultJwtSecret);
+  EXPECT_TRUE(config->jwt_secret_defaulted);
+  EXPECT_EQ(config->pool_max_conns, 50);
+  EXPECT_EQ(config->pool_min_conns, 5);
+  EXPECT_FALSE(config->log_stage_timings);
+  EXPECT_EQ(config->data_dir, ".oversyncd/pg");
+}
+
+TEST(ConfigFromEnvTest, ReadsEverything) {
+  Result<Config> config = FromMap({{"DATABASE_URL", "postgres://u@h/db"},
+                                   {"PORT", "9090"},
+                                   {"OVERSYNCD_LISTEN_ADDR", "0.0.0.0"},
+                                   {"JWT_SECRET", "s3cret"},
+                                   {"OVERSYNC_DB_POOL_MAX_CONNS", " 10 "},
+                                   {"OVERSYNC_DB_POOL_MIN_CONNS", "0"},
+                                   {"OVERSYNC_LOG_STAGE_TIMINGS", " YES "},
+                                   {"OVERSYNCD_DATA_DIR", "/var/lib/oversyncd"}});
+  ASSERT_TRUE(config.has_value()) << config.error().ToString();
+  EXPECT_EQ(config->database_url, "postgres://u@h/db");
+  EXPECT_EQ(config->port, 9090);
+  EXPECT_EQ(config->listen_address, "0.0.0.0");
+  EXPECT_EQ(config->jwt_secret, "s3cret");
+  EXPECT_FALSE(config->jwt_secret_defaulted);
+  EXPECT_EQ(config->pool_max_conns, 10);
+  EXPECT_EQ(config->pool_min_conns, 0);
+  EXPECT_TRUE(config->log_stage_timings);
+  EXPECT_EQ(config->data_dir, "/var/lib/oversyncd");
+}
+
+TEST(ConfigFromEnvTest, EmptyValuesMeanDefault) {
+  Result<Config> config = FromMap({{"DATABASE_URL", ""},
+                                   {"PORT", ""},
+                                   {"JWT_SECRET", ""},
+                                   {"OVERSYNC_DB_POOL_MAX_CONNS", "  "}});
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->port, 8080);
+  EXPECT_TRUE(config->jwt_secret_defaulted);
+  EXPECT_EQ(config->pool_max_conns, 50);
+}
+
+TEST(ConfigFromEnvTest, StageTimingsFlag) {
+  for (const char* on : {"1", "true", "TRUE", "yes", " Yes "}) {
+    EXPECT_TRUE(FromMap({{"OVERSYNC_LOG_STAGE_TIMINGS", on}})->log_stage_timings) << on;
+  }
+  for (const char* off : {"0", "false", "on", "y", ""}) {
+    EXPECT_FALSE(FromMap({{"OVERSYNC_LOG_STAGE_TIMINGS", off}})->log_stage_timings) << off;
+  }
+}
+
+TEST(ConfigFromEnvTest, PortZeroPicksAFreePort) {
+  Result<Config> config = FromMap({{"PORT", "0"}});
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->port, 0);
+}
+
+TEST(ConfigFromEnvTest, RejectsBadValuesWithGoMessages) {
+  const auto message = [](const std::map<std::string, std::string, std::less<>>& env) {
+    Result<Config> config = FromMap(env);
+    EXPECT_FALSE(config.has_value());
+    return config.has_value() ? std::string() : config.error().message();
+  };
+  EXPECT_EQ(message({{"OVERSYNC_DB_POOL_MAX_CONNS", "0"}}),
+            "OVERSYNC_DB_POOL_MAX_CONNS must be a positive integer");
+  EXPECT_EQ(message({{"OVERSYNC_DB_POOL_MAX_CONNS", "ten"}}),
+            "OVERSYNC_DB_POOL_MAX_CONNS must be a positive integer");
+  EXPECT_EQ(message({{"OVERSYNC_DB_POOL_MIN_CONNS", "-1"}}),
+            "OVERSYNC_DB_POOL_MIN_CONNS must be a non-negative integer");
+  EXPECT_EQ(message({{"OVERSYNC_DB_POOL_MAX_CONNS", "3"}, {"OVERSYNC_DB_POOL_MIN_CONNS", "4"}}),
+            "OVERSYNC_DB_POOL_MIN_CONNS cannot exceed OVERSYNC_DB_POOL_MAX_CONNS");
+  EXPECT_EQ(message({{"PORT", "65536"}}), "PORT must be an integer between 0 and 65535");
+  EXPECT_EQ(message({{"PORT", "80a"}}), "PORT must be an integer between 0 and 65535");
+}
+
+}  // namespace
+}  // namespace oversync::oversyncd

@@ -1,0 +1,143 @@
+// oversyncd: the reference sync server, a drop-in for go-oversync's examples/nethttp_server
+// (server.md Appendix A). Skeleton stage: configuration, PostgreSQL (external via DATABASE_URL
+// or self-managed), /syncx/health and /syncx/status, graceful shutdown.
+//
+// Environment: DATABASE_URL, PORT (default 8080), OVERSYNCD_LISTEN_ADDR (default 127.0.0.1),
+// OVERSYNCD_DATA_DIR (default .oversyncd/pg, used when DATABASE_URL is unset), JWT_SECRET,
+// OVERSYNC_DB_POOL_MAX_CONNS, OVERSYNC_DB_POOL_MIN_CONNS, OVERSYNC_LOG_STAGE_TIMINGS.
+//
+// Signals: SIGINT and SIGTERM are blocked in every thread and taken synchronously by main with
+// sigwait(), so there is no signal handler and no global state. Shutdown order: stop the HTTP
+// server gracefully (in-flight requests finish), then stop the self-managed cluster. Exit
+// status 0 after a clean shutdown, 1 if startup fails.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "app.h"
+#include "config.h"
+#include "local_postgres.h"
+#include "log.h"
+#include "oversync/http_beast/server.h"
+#include "pg.h"
+
+namespace oversync::oversyncd {
+namespace {
+
+std::optional<std::string> GetEnv(std::string_view name) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read at startup, before any thread exists
+  const char* value = std::getenv(std::string(name).c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+std::string UrlHost(const std::string& address) {
+  return address.find(':') == std::string::npos ? address : "[" + address + "]";
+}
+
+int Run(const sigset_t& stop_signals) {
+  Result<Config> config = ConfigFromEnv(GetEnv);
+  if (!config.has_value()) {
+    Log("invalid configuration: {}", config.error().message());
+    return 1;
+  }
+  if (config->jwt_secret_defaulted) {
+    Log("WARNING: JWT_SECRET not set; using the insecure default (authentication is not wired "
+        "up yet)");
+  }
+
+  std::unique_ptr<LocalPostgres> local_postgres;
+  std::string dsn = config->database_url;
+  if (dsn.empty()) {
+    LocalPostgresOptions options;
+    options.data_dir = config->data_dir;
+    Result<std::unique_ptr<LocalPostgres>> started = LocalPostgres::Start(options);
+    if (!started.has_value()) {
+      Log("cannot start the local PostgreSQL cluster: {}", started.error().message());
+      return 1;
+    }
+    local_postgres = std::move(*started);
+    dsn = local_postgres->dsn();
+  }
+
+  // The Go server pings the database at startup and aborts if that fails (server.md A.1).
+  DbProbe db(dsn);
+  if (const Status ping = db.Ping(); !ping.ok()) {
+    Log("database check failed: {}", ping.message());
+    return 1;
+  }
+
+  Result<std::unique_ptr<App>> app = App::Create(db);
+  if (!app.has_value()) {
+    Log("{}", app.error().ToString());
+    return 1;
+  }
+
+  http_beast::BeastServerOptions server_options;
+  server_options.bind_address = config->listen_address;
+  server_options.port = config->port;
+  // Go's http.Server: ReadTimeout 120 s, WriteTimeout 120 s, IdleTimeout 60 s (server.md A.1).
+  server_options.read_timeout_ms = 120'000;
+  server_options.write_timeout_ms = 120'000;
+  server_options.idle_timeout_ms = 60'000;
+  App* handler_app = app->get();
+  Result<std::unique_ptr<http_beast::BeastServer>> server = http_beast::BeastServer::Start(
+      server_options,
+      [handler_app](const http::Request& request) { return handler_app->Handle(request); });
+  if (!server.has_value()) {
+    Log("cannot listen: {}", server.error().message());
+    return 1;
+  }
+  fmt::print(stdout, "oversyncd listening on http://{}:{}\n", UrlHost(config->listen_address),
+             (*server)->port());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  while (sigwait(&stop_signals, &signal_number) != 0) {
+  }
+  Log("received {}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  (*server)->Stop();  // in-flight requests finish first
+  server->reset();
+  if (local_postgres != nullptr) {
+    if (const Status stopped = local_postgres->Stop(); !stopped.ok()) {
+      Log("{}", stopped.message());
+      return 1;
+    }
+  }
+  Log("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace oversync::oversyncd
+
+int main() {
+  // Block the stop signals before any thread starts, so every thread inherits the mask and only
+  // sigwait() in Run() receives them. SIGPIPE is ignored: a vanished client is an error code.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) != 0) return 1;
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGPIPE, &ignore, nullptr);
+  try {
+    return oversync::oversyncd::Run(stop_signals);
+  } catch (const std::exception& e) {
+    std::fputs("oversyncd: fatal: ", stderr);
+    std::fputs(e.what(), stderr);
+    std::fputs("\n", stderr);
+  } catch (...) {
+    std::fputs("oversyncd: fatal: unknown exception\n", stderr);
+  }
+  return 1;
+}

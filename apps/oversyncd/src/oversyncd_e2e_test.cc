@@ -1,0 +1,452 @@
+// End-to-end tests of the oversyncd binary: spawn it, wait for its listen line on the output
+// pipe, talk HTTP over loopback, stop it with SIGTERM and check the exit status.
+//
+// OversyncdExternalDbTest needs OVERSYNC_TEST_DSN (skipped without it, a failure when CI is
+// set). OversyncdLocalClusterTest needs the PostgreSQL 15 server binaries and runs initdb in a
+// temporary directory.
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "oversync/common/status.h"
+#include "oversync/http/testing/loopback_client.h"
+
+#ifndef OVERSYNCD_PATH
+#error "OVERSYNCD_PATH must name the oversyncd binary"
+#endif
+
+namespace oversync::oversyncd {
+namespace {
+
+namespace fs = std::filesystem;
+using http::testing::ClientResponse;
+using http::testing::LoopbackClient;
+using http::testing::UniqueFd;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+// Upper bounds for events that must happen (initdb + startup on a slow CI machine); reaching
+// one is a test failure, never part of the schedule.
+constexpr milliseconds kStartupTimeout{90'000};
+constexpr milliseconds kExitTimeout{60'000};
+constexpr std::string_view kListenPrefix = "oversyncd listening on http://";
+constexpr const char* kPgBinDir = "/usr/lib/postgresql/15/bin";
+
+using EnvOverrides = std::vector<std::pair<std::string, std::optional<std::string>>>;
+
+// A child process whose stdout and stderr go to one pipe that the test reads.
+class ChildProcess {
+ public:
+  static Result<ChildProcess> Spawn(const std::vector<std::string>& argv,
+                                    const EnvOverrides& overrides) {
+    std::vector<std::string> env;
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+      const std::string_view text(*entry);
+      const std::string_view name = text.substr(0, text.find('='));
+      bool overridden = false;
+      for (const auto& [key, value] : overrides) overridden = overridden || key == name;
+      if (!overridden) env.emplace_back(text);
+    }
+    for (const auto& [key, value] : overrides) {
+      if (value) env.push_back(key + "=" + *value);
+    }
+
+    std::array<int, 2> fds = {-1, -1};
+    if (pipe2(fds.data(), O_CLOEXEC) != 0) return Error(ErrorCode::kIo, "pipe2 failed");
+    UniqueFd read_end(fds[0]);
+    UniqueFd write_end(fds[1]);
+    posix_spawn_file_actions_t actions;
+    if (posix_spawn_file_actions_init(&actions) != 0) return Error(ErrorCode::kIo, "actions");
+    const std::unique_ptr<posix_spawn_file_actions_t, int (*)(posix_spawn_file_actions_t*)>
+        actions_owner(&actions, &posix_spawn_file_actions_destroy);
+    posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDERR_FILENO);
+
+    std::vector<std::string> arg_storage = argv;
+    std::vector<char*> args;
+    args.reserve(arg_storage.size() + 1);
+    for (std::string& arg : arg_storage) args.push_back(arg.data());
+    args.push_back(nullptr);
+    std::vector<char*> envp;
+    envp.reserve(env.size() + 1);
+    for (std::string& entry : env) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+
+    pid_t pid = -1;
+    const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+    if (rc != 0) return Error(ErrorCode::kIo, std::string("posix_spawn: ") + std::strerror(rc));
+    return ChildProcess(pid, std::move(read_end));
+  }
+
+  ChildProcess(ChildProcess&& other) noexcept
+      : pid_(std::exchange(other.pid_, -1)),
+        out_(std::move(other.out_)),
+        output_(std::move(other.output_)),
+        consumed_(other.consumed_) {}
+  ChildProcess& operator=(ChildProcess&&) = delete;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess() {
+    if (pid_ > 0) {  // a failed test must not leave the server running
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+
+  // Returns the first not yet returned output line starting with `prefix`.
+  Result<std::string> WaitForLine(std::string_view prefix, milliseconds timeout) {
+    const auto deadline = steady_clock::now() + timeout;
+    while (true) {
+      std::size_t line_end = 0;
+      while ((line_end = output_.find('\n', consumed_)) != std::string::npos) {
+        std::string line = output_.substr(consumed_, line_end - consumed_);
+        consumed_ = line_end + 1;
+        if (line.rfind(prefix, 0) == 0) return line;
+      }
+      OVERSYNC_ASSIGN_OR_RETURN(const bool open, ReadSome(deadline));
+      if (!open) {
+        return Error(ErrorCode::kIo, "output closed before \"" + std::string(prefix) + "\"");
+      }
+    }
+  }
+
+  void Signal(int signal_number) const { ::kill(pid_, signal_number); }
+
+  // Reads the output to EOF, then reaps the child. Returns its exit status (128 + signal).
+  Result<int> WaitForExit(milliseconds timeout) {
+    const auto deadline = steady_clock::now() + timeout;
+    while (true) {
+      OVERSYNC_ASSIGN_OR_RETURN(const bool open, ReadSome(deadline));
+      if (!open) break;
+    }
+    int status = 0;
+    if (::waitpid(pid_, &status, 0) != pid_) return Error(ErrorCode::kIo, "waitpid failed");
+    pid_ = -1;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+  }
+
+  const std::string& output() const noexcept { return output_; }
+
+ private:
+  ChildProcess(pid_t pid, UniqueFd out) noexcept : pid_(pid), out_(std::move(out)) {}
+
+  // Appends available output; false at EOF. kDeadlineExceeded once `deadline` has passed.
+  Result<bool> ReadSome(steady_clock::time_point deadline) {
+    while (true) {
+      const auto left =
+          std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+      if (left <= 0) {
+        return Error(ErrorCode::kDeadlineExceeded, "timed out; output so far:\n" + output_);
+      }
+      pollfd fd{out_.get(), POLLIN, 0};
+      const int ready = ::poll(&fd, 1, static_cast<int>(left));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) continue;  // re-check the deadline
+      std::array<char, 4096> chunk{};
+      const ssize_t n = ::read(out_.get(), chunk.data(), chunk.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      output_.append(chunk.data(), static_cast<std::size_t>(n));
+      return true;
+    }
+  }
+
+  pid_t pid_;
+  UniqueFd out_;
+  std::string output_;
+  std::size_t consumed_ = 0;
+};
+
+std::uint16_t PortFromListenLine(const std::string& line) {
+  const std::size_t colon = line.rfind(':');
+  return static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+}
+
+void ExpectHealthyStatusBody(const ClientResponse& response) {
+  EXPECT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.Header("Content-Type"), "application/json");
+  EXPECT_EQ(response.Header("Access-Control-Allow-Origin"), "*");
+  ASSERT_FALSE(response.body.empty());
+  EXPECT_EQ(response.body.back(), '\n');
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  ASSERT_EQ(parser.parse(response.body).get(object), simdjson::SUCCESS) << response.body;
+  std::string_view text;
+  ASSERT_EQ(object["status"].get(text), simdjson::SUCCESS);
+  EXPECT_EQ(text, "healthy");
+  ASSERT_EQ(object["version"].get(text), simdjson::SUCCESS);
+  EXPECT_EQ(text, "v1");
+  ASSERT_EQ(object["app_name"].get(text), simdjson::SUCCESS);
+  EXPECT_EQ(text, "nethttp-server-example");
+  ASSERT_EQ(object["lifecycle"].get(text), simdjson::SUCCESS);
+  EXPECT_EQ(text, "running");
+  bool accepting = false;
+  ASSERT_EQ(object["accepting_operations"].get(accepting), simdjson::SUCCESS);
+  EXPECT_TRUE(accepting);
+  int64_t number = -1;
+  ASSERT_EQ(object["inflight_operations"].get(number), simdjson::SUCCESS);
+  EXPECT_EQ(number, 0);  // nothing else in flight
+  simdjson::dom::array tables;
+  ASSERT_EQ(object["registered_tables"].get(tables), simdjson::SUCCESS);
+  EXPECT_EQ(tables.size(), 0U);
+  simdjson::dom::object features;
+  ASSERT_EQ(object["features"].get(features), simdjson::SUCCESS);
+  for (const char* counter :
+       {"user_state_retention_floor_ahead_count", "latest_bundle_seq_max",
+        "retained_bundle_floor_min", "retained_bundle_floor_max", "retained_bundle_window_min",
+        "retained_bundle_window_max", "history_pruned_error_count", "accepted_push_replay_count",
+        "rejected_registered_write_count", "committed_bundle_count", "committed_bundle_bytes"}) {
+    number = -1;
+    ASSERT_EQ(object[counter].get(number), simdjson::SUCCESS) << counter;
+    EXPECT_EQ(number, 0) << counter;
+  }
+}
+
+Result<ClientResponse> Get(std::uint16_t port, std::string_view method, std::string_view target) {
+  OVERSYNC_ASSIGN_OR_RETURN(LoopbackClient client, LoopbackClient::Connect(port));
+  return client.RoundTrip(method, target);
+}
+
+// Environment shared by every spawn: nothing inherited may change the scenario.
+EnvOverrides BaseEnv() {
+  return {{"DATABASE_URL", std::nullopt},
+          {"PORT", std::nullopt},
+          {"OVERSYNCD_DATA_DIR", std::nullopt},
+          {"OVERSYNCD_LISTEN_ADDR", std::nullopt},
+          {"JWT_SECRET", "e2e-secret"},
+          {"OVERSYNC_DB_POOL_MAX_CONNS", std::nullopt},
+          {"OVERSYNC_DB_POOL_MIN_CONNS", std::nullopt}};
+}
+
+TEST(OversyncdExternalDbTest, ServesHealthAndStatusAndStopsCleanly) {
+  const char* dsn = std::getenv("OVERSYNC_TEST_DSN");
+  if (dsn == nullptr || *dsn == '\0') {
+    if (std::getenv("CI") != nullptr) ADD_FAILURE() << "OVERSYNC_TEST_DSN must be set in CI";
+    GTEST_SKIP() << "OVERSYNC_TEST_DSN not set";
+  }
+  Result<std::uint16_t> port = http::testing::PickFreeLoopbackPort();
+  ASSERT_TRUE(port.has_value());
+  EnvOverrides env = BaseEnv();
+  env.emplace_back("DATABASE_URL", dsn);
+  env.emplace_back("PORT", std::to_string(*port));
+  Result<ChildProcess> child = ChildProcess::Spawn({OVERSYNCD_PATH}, env);
+  ASSERT_TRUE(child.has_value()) << child.error().ToString();
+
+  Result<std::string> line = child->WaitForLine(kListenPrefix, kStartupTimeout);
+  ASSERT_TRUE(line.has_value()) << line.error().ToString();
+  EXPECT_EQ(*line, "oversyncd listening on http://127.0.0.1:" + std::to_string(*port));
+
+  Result<ClientResponse> health = Get(*port, "GET", "/syncx/health");
+  ASSERT_TRUE(health.has_value()) << health.error().ToString();
+  ExpectHealthyStatusBody(*health);
+
+  Result<ClientResponse> status = Get(*port, "GET", "/syncx/status");
+  ASSERT_TRUE(status.has_value()) << status.error().ToString();
+  ExpectHealthyStatusBody(*status);
+
+  Result<ClientResponse> head = Get(*port, "HEAD", "/syncx/health");
+  ASSERT_TRUE(head.has_value()) << head.error().ToString();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty());
+
+  Result<ClientResponse> wrong_method = Get(*port, "POST", "/syncx/health");
+  ASSERT_TRUE(wrong_method.has_value());
+  EXPECT_EQ(wrong_method->status, 405);
+  EXPECT_EQ(wrong_method->Header("Allow"), "GET, HEAD");
+  EXPECT_EQ(wrong_method->body, "Method Not Allowed\n");
+
+  Result<ClientResponse> unknown = Get(*port, "GET", "/sync/nope");
+  ASSERT_TRUE(unknown.has_value());
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(unknown->body, "404 page not found\n");
+
+  Result<ClientResponse> preflight = Get(*port, "OPTIONS", "/sync/pull");
+  ASSERT_TRUE(preflight.has_value());
+  EXPECT_EQ(preflight->status, 204);
+  EXPECT_EQ(preflight->Header("Access-Control-Allow-Methods"), "GET, POST, DELETE, OPTIONS");
+  EXPECT_EQ(preflight->Header("Access-Control-Max-Age"), "600");
+
+  child->Signal(SIGTERM);
+  Result<int> exit_status = child->WaitForExit(kExitTimeout);
+  ASSERT_TRUE(exit_status.has_value()) << exit_status.error().ToString();
+  EXPECT_EQ(*exit_status, 0) << child->output();
+  EXPECT_NE(child->output().find("GET /syncx/health 200 "), std::string::npos) << child->output();
+  EXPECT_NE(child->output().find("received SIGTERM, shutting down"), std::string::npos);
+}
+
+TEST(OversyncdStartupTest, UnreachableDatabaseFailsStartup) {
+  Result<std::uint16_t> closed_port = http::testing::PickFreeLoopbackPort();
+  ASSERT_TRUE(closed_port.has_value());
+  EnvOverrides env = BaseEnv();
+  env.emplace_back("DATABASE_URL", "host=127.0.0.1 port=" + std::to_string(*closed_port) +
+                                       " user=nobody dbname=none connect_timeout=5");
+  env.emplace_back("PORT", "0");
+  Result<ChildProcess> child = ChildProcess::Spawn({OVERSYNCD_PATH}, env);
+  ASSERT_TRUE(child.has_value());
+  Result<int> exit_status = child->WaitForExit(kExitTimeout);
+  ASSERT_TRUE(exit_status.has_value()) << exit_status.error().ToString();
+  EXPECT_EQ(*exit_status, 1);
+  EXPECT_NE(child->output().find("database check failed"), std::string::npos) << child->output();
+  EXPECT_EQ(child->output().find(kListenPrefix), std::string::npos);
+}
+
+TEST(OversyncdStartupTest, InvalidConfigurationFailsStartup) {
+  EnvOverrides env = BaseEnv();
+  env.emplace_back("OVERSYNC_DB_POOL_MAX_CONNS", "0");
+  Result<ChildProcess> child = ChildProcess::Spawn({OVERSYNCD_PATH}, env);
+  ASSERT_TRUE(child.has_value());
+  Result<int> exit_status = child->WaitForExit(kExitTimeout);
+  ASSERT_TRUE(exit_status.has_value());
+  EXPECT_EQ(*exit_status, 1);
+  EXPECT_NE(child->output().find("OVERSYNC_DB_POOL_MAX_CONNS must be a positive integer"),
+            std::string::npos)
+      << child->output();
+}
+
+// Self-managed cluster: DATABASE_URL unset, OVERSYNCD_DATA_DIR in a temporary directory.
+class OversyncdLocalClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(fs::path(kPgBinDir) / "initdb")) {
+      if (std::getenv("CI") != nullptr) ADD_FAILURE() << "PostgreSQL 15 binaries missing in CI";
+      GTEST_SKIP() << "PostgreSQL 15 server binaries not installed";
+    }
+    std::string pattern = (fs::temp_directory_path() / "oversyncd-e2e-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    root_ = pattern;
+    // As root the cluster runs as `postgres`, which must be able to reach the data directory.
+    ASSERT_EQ(::chmod(root_.c_str(), 0755), 0);
+    data_dir_ = root_ / "pg";
+  }
+
+  void TearDown() override {
+    if (root_.empty()) return;
+    if (fs::exists(data_dir_ / "postmaster.pid")) (void)PgCtl({"-m", "immediate", "stop"});
+    std::error_code ignored;
+    fs::remove_all(root_, ignored);
+  }
+
+  Result<ChildProcess> StartOversyncd() const {
+    EnvOverrides env = BaseEnv();
+    env.emplace_back("OVERSYNCD_DATA_DIR", data_dir_.string());
+    env.emplace_back("PORT", "0");
+    return ChildProcess::Spawn({OVERSYNCD_PATH}, env);
+  }
+
+  // Runs pg_ctl on the test cluster (as postgres when root) and returns its exit status.
+  Result<int> PgCtl(std::vector<std::string> args) const {
+    std::vector<std::string> argv;
+    if (::geteuid() == 0) {
+      const char* runuser = fs::exists("/usr/sbin/runuser") ? "/usr/sbin/runuser" : "runuser";
+      argv = {runuser, "-u", "postgres", "--"};
+    }
+    argv.emplace_back(std::string(kPgBinDir) + "/pg_ctl");
+    argv.emplace_back("-D");
+    argv.emplace_back(data_dir_.string());
+    argv.emplace_back("-w");
+    for (std::string& arg : args) argv.push_back(std::move(arg));
+    OVERSYNC_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(argv, {}));
+    return child.WaitForExit(kExitTimeout);
+  }
+
+  fs::path root_;
+  fs::path data_dir_;
+};
+
+TEST_F(OversyncdLocalClusterTest, InitsReusesAndStopsItsOwnCluster) {
+  // 1. First start: initdb, pg_ctl start, CREATE DATABASE.
+  Result<ChildProcess> first = StartOversyncd();
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  Result<std::string> first_line = first->WaitForLine(kListenPrefix, kStartupTimeout);
+  ASSERT_TRUE(first_line.has_value()) << first_line.error().ToString();
+  const std::uint16_t first_port = PortFromListenLine(*first_line);
+  EXPECT_NE(first->output().find("initializing PostgreSQL cluster"), std::string::npos);
+  EXPECT_NE(first->output().find("started PostgreSQL on 127.0.0.1:"), std::string::npos);
+  Result<ClientResponse> health = Get(first_port, "GET", "/syncx/health");
+  ASSERT_TRUE(health.has_value()) << health.error().ToString();
+  ExpectHealthyStatusBody(*health);
+
+  // 2. A second instance on the same data directory reuses the running cluster...
+  Result<ChildProcess> second = StartOversyncd();
+  ASSERT_TRUE(second.has_value());
+  Result<std::string> second_line = second->WaitForLine(kListenPrefix, kStartupTimeout);
+  ASSERT_TRUE(second_line.has_value()) << second_line.error().ToString();
+  EXPECT_NE(second->output().find("reusing the PostgreSQL cluster"), std::string::npos)
+      << second->output();
+  health = Get(PortFromListenLine(*second_line), "GET", "/syncx/health");
+  ASSERT_TRUE(health.has_value());
+  EXPECT_EQ(health->status, 200);
+  // ...and leaves it running when it exits.
+  second->Signal(SIGTERM);
+  Result<int> second_exit = second->WaitForExit(kExitTimeout);
+  ASSERT_TRUE(second_exit.has_value());
+  EXPECT_EQ(*second_exit, 0) << second->output();
+  health = Get(first_port, "GET", "/syncx/health");
+  ASSERT_TRUE(health.has_value());
+  EXPECT_EQ(health->status, 200);
+
+  // 3. The owner stops the cluster on exit.
+  first->Signal(SIGINT);
+  Result<int> first_exit = first->WaitForExit(kExitTimeout);
+  ASSERT_TRUE(first_exit.has_value());
+  EXPECT_EQ(*first_exit, 0) << first->output();
+  EXPECT_NE(first->output().find("received SIGINT, shutting down"), std::string::npos);
+  EXPECT_FALSE(fs::exists(data_dir_ / "postmaster.pid"));
+
+  // 4. A restart reuses the initialised data directory (no second initdb).
+  Result<ChildProcess> third = StartOversyncd();
+  ASSERT_TRUE(third.has_value());
+  Result<std::string> third_line = third->WaitForLine(kListenPrefix, kStartupTimeout);
+  ASSERT_TRUE(third_line.has_value()) << third_line.error().ToString();
+  const std::uint16_t third_port = PortFromListenLine(*third_line);
+  EXPECT_EQ(third->output().find("initializing PostgreSQL cluster"), std::string::npos);
+  health = Get(third_port, "GET", "/syncx/status");
+  ASSERT_TRUE(health.has_value());
+  ExpectHealthyStatusBody(*health);
+
+  // 5. Database gone: 500 health_failed / status_failed (protocol.md §3.13).
+  Result<int> stopped = PgCtl({"-m", "fast", "stop"});
+  ASSERT_TRUE(stopped.has_value());
+  ASSERT_EQ(*stopped, 0);
+  Result<ClientResponse> failed_health = Get(third_port, "GET", "/syncx/health");
+  ASSERT_TRUE(failed_health.has_value());
+  EXPECT_EQ(failed_health->status, 500);
+  EXPECT_EQ(failed_health->body,
+            "{\"error\":\"health_failed\",\"message\":\"Failed to get health status\"}\n");
+  Result<ClientResponse> failed_status = Get(third_port, "GET", "/syncx/status");
+  ASSERT_TRUE(failed_status.has_value());
+  EXPECT_EQ(failed_status->status, 500);
+  EXPECT_EQ(failed_status->body,
+            "{\"error\":\"status_failed\",\"message\":\"Failed to get service status\"}\n");
+
+  // 6. Shutdown still succeeds with the cluster already down.
+  third->Signal(SIGTERM);
+  Result<int> third_exit = third->WaitForExit(kExitTimeout);
+  ASSERT_TRUE(third_exit.has_value());
+  EXPECT_EQ(*third_exit, 0) << third->output();
+}
+
+}  // namespace
+}  // namespace oversync::oversyncd
