@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+# CI builds in a fresh clone each time: hash paths relative to the checkout so the cache hits.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 export PATH="$PATH:/usr/local/go/bin"
 
 stage() { echo; echo "==== $* ($(date +%H:%M:%S))"; }
