@@ -71,13 +71,15 @@ constexpr std::array kErrorTable = {
     ErrorInfo{EC::kProtocolViolation, "internal_error", 500, RC::kFatal},
     ErrorInfo{EC::kCancelled, "internal_error", 500, RC::kFatal},
     ErrorInfo{EC::kDeadlineExceeded, "internal_error", 504, RC::kTransient},
+    ErrorInfo{EC::kUnsupportedSchema, "internal_error", 500, RC::kFatal},
+    ErrorInfo{EC::kFailedPrecondition, "internal_error", 500, RC::kFatal},
 };
 
 constexpr bool TableIsIndexedByCode() {
   for (std::size_t i = 0; i < kErrorTable.size(); ++i) {
     if (static_cast<std::size_t>(kErrorTable[i].code) != i) return false;
   }
-  return kErrorTable.back().code == EC::kDeadlineExceeded;
+  return kErrorTable.back().code == EC::kFailedPrecondition;
 }
 static_assert(TableIsIndexedByCode(), "kErrorTable must list every ErrorCode in enum order");
 

@@ -104,7 +104,8 @@ const std::vector<SpecRow>& SpecTable() {
 // Internal codes (status.h): never on the wire under their own name.
 constexpr EC kInternalCodes[] = {EC::kInternal,  EC::kInvalidArgument,   EC::kUnavailable,
                                  EC::kDatabase,  EC::kIo,                EC::kProtocolViolation,
-                                 EC::kCancelled, EC::kDeadlineExceeded};
+                                 EC::kCancelled, EC::kDeadlineExceeded,  EC::kUnsupportedSchema,
+                                 EC::kFailedPrecondition};
 
 std::string Describe(const SpecRow& row) { return std::string(row.wire_name); }
 

@@ -82,6 +82,8 @@ enum class ErrorCode : std::uint8_t {
   kProtocolViolation, // the peer sent something the protocol forbids (client side)
   kCancelled,
   kDeadlineExceeded,
+  kUnsupportedSchema,   // bootstrap: the database does not fit the supported sync contract
+  kFailedPrecondition,  // the operation needs a state the system is not in
 };
 
 // How a client should react to an error (protocol.md §5 "Retry classes").

@@ -1,0 +1,79 @@
+// File: oversync/server/config.h
+//
+// Configuration of the server runtime: ServiceConfig mirrors go-oversync's oversync.ServiceConfig
+// field by field with the same defaults (server.md §8.1). Zero or negative durations/limits mean
+// "use the default" unless a field says otherwise.
+#ifndef OVERSYNC_SERVER_CONFIG_H_
+#define OVERSYNC_SERVER_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "oversync/common/status.h"
+
+namespace oversync {
+
+// A PostgreSQL business table under sync (server.md §2). Names are normalized by
+// NormalizeRegisteredTables: schema lower(trim) defaulting to "public", table lower(trim), key
+// columns lower(trim) with empties and duplicates dropped. Exactly one key column must remain.
+struct RegisteredTable {
+  std::string schema;
+  std::string table;
+  std::vector<std::string> sync_key_columns;
+};
+
+struct BundleChangeWatchConfig {
+  bool enabled = false;
+  std::string notify_channel = "oversync_bundle_change_v1";  // empty = default; <= 63 bytes
+  std::chrono::milliseconds heartbeat_interval{25000};         // 0 = default
+};
+
+struct ServiceConfig {
+  std::int64_t max_supported_schema_version = 1;  // echoed as capabilities.schema_version
+  std::string app_name = "go-oversync-app";
+  std::vector<RegisteredTable> registered_tables;
+
+  std::int64_t max_rows_per_bundle = 0;   // advertised only (Go never enforces it)
+  std::int64_t max_bytes_per_bundle = 0;  // advertised only
+  std::int64_t default_rows_per_push_chunk = 1000;
+  std::int64_t max_rows_per_push_chunk = 5000;
+  std::chrono::seconds push_session_ttl{900};
+  std::chrono::seconds initialization_lease_ttl{900};
+  std::int64_t default_rows_per_committed_bundle_chunk = 1000;
+  std::int64_t max_rows_per_committed_bundle_chunk = 5000;
+  std::int64_t default_rows_per_snapshot_chunk = 1000;
+  std::int64_t max_rows_per_snapshot_chunk = 5000;
+  std::chrono::seconds snapshot_session_ttl{900};
+  std::int64_t max_rows_per_snapshot_session = 0;   // 0 = unlimited
+  std::int64_t max_bytes_per_snapshot_session = 0;  // 0 = unlimited
+  std::int64_t retained_bundles_per_user = 10000;
+  std::int64_t retention_prune_batch_size = 1000;
+  std::chrono::milliseconds upload_lock_timeout{0};  // 0 = disabled
+  BundleChangeWatchConfig bundle_change_watch;
+};
+
+// A registered table after normalization, with its catalog identity.
+struct NormalizedTable {
+  std::int32_t table_id = 0;  // position in the byte-sorted "schema.table" list, from 1
+  std::string schema;
+  std::string table;
+  std::string sync_key_column;
+  std::string qualified() const { return schema + "." + table; }
+};
+
+// Normalizes names, assigns table ids (sorted by "schema.table", numbered 1..N — server.md §1.2)
+// and checks rules that need no database: exactly one key column, not the hidden scope column,
+// no duplicate tables. Returns the tables in configuration order.
+// Errors: kUnsupportedSchema with go-oversync's messages.
+Result<std::vector<NormalizedTable>> NormalizeRegisteredTables(
+    const std::vector<RegisteredTable>& tables);
+
+// Applies defaults to zero/negative fields and validates the rest (watch channel length/NUL,
+// heartbeat). Errors: kInvalidArgument with go-oversync's messages.
+Result<ServiceConfig> ResolveServiceConfig(ServiceConfig config);
+
+}  // namespace oversync
+
+#endif  // OVERSYNC_SERVER_CONFIG_H_

@@ -1,0 +1,232 @@
+#include "pg.h"
+
+#include <charconv>
+#include <thread>
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+
+namespace oversync::pg {
+
+void ConnDeleter::operator()(pg_conn* conn) const noexcept { PQfinish(conn); }
+void ResultDeleter::operator()(pg_result* result) const noexcept { PQclear(result); }
+
+bool IsRetryableSqlState(std::string_view sqlstate) noexcept {
+  return sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03";
+}
+
+// ---- PgResult ----
+
+int PgResult::rows() const noexcept { return result_ ? PQntuples(result_.get()) : 0; }
+int PgResult::columns() const noexcept { return result_ ? PQnfields(result_.get()) : 0; }
+
+bool PgResult::IsNull(int row, int column) const noexcept {
+  return PQgetisnull(result_.get(), row, column) != 0;
+}
+
+std::string_view PgResult::Text(int row, int column) const noexcept {
+  return {PQgetvalue(result_.get(), row, column),
+          static_cast<std::size_t>(PQgetlength(result_.get(), row, column))};
+}
+
+std::optional<std::int64_t> PgResult::Int64(int row, int column) const noexcept {
+  if (IsNull(row, column)) return std::nullopt;
+  const std::string_view text = Text(row, column);
+  std::int64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+bool PgResult::Bool(int row, int column) const noexcept {
+  const std::string_view text = Text(row, column);
+  return !text.empty() && text.front() == 't';
+}
+
+std::string PgResult::Bytea(int row, int column) const {
+  const std::string_view text = Text(row, column);
+  std::string out;
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x') return out;
+  const auto nibble = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return c - 'A' + 10;
+  };
+  out.reserve((text.size() - 2) / 2);
+  for (std::size_t i = 2; i + 1 < text.size(); i += 2) {
+    out += static_cast<char>(nibble(text[i]) << 4 | nibble(text[i + 1]));
+  }
+  return out;
+}
+
+// ---- PgConnection ----
+
+Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& dsn) {
+  std::unique_ptr<pg_conn, ConnDeleter> conn(PQconnectdb(dsn.c_str()));
+  if (!conn) return Error(ErrorCode::kUnavailable, "PostgreSQL connection: out of memory");
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(conn.get());
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    return Error(ErrorCode::kUnavailable, fmt::format("cannot connect to PostgreSQL: {}", message));
+  }
+  std::unique_ptr<PgConnection> out(new PgConnection(std::move(conn)));  // NOLINT: private ctor
+  OVERSYNC_RETURN_IF_ERROR(out->ExecScript("SET TimeZone = 'UTC'"));
+  return out;
+}
+
+bool PgConnection::healthy() const noexcept { return PQstatus(conn_.get()) == CONNECTION_OK; }
+
+Status PgConnection::ResultStatus(pg_result* result, std::string_view sql) const {
+  const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return {};
+  const char* sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string message = primary != nullptr ? primary : PQerrorMessage(conn_.get());
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  const std::string_view state = sqlstate != nullptr ? sqlstate : "";
+  const bool retryable = IsRetryableSqlState(state) || !healthy();
+  std::string_view statement = sql.substr(0, 80);
+  return {retryable ? ErrorCode::kUnavailable : ErrorCode::kDatabase,
+          fmt::format("{} (SQLSTATE {}) in: {}", message, state.empty() ? "none" : state,
+                      statement)};
+}
+
+Result<PgResult> PgConnection::Exec(std::string_view sql, std::initializer_list<Param> params) {
+  return Exec(sql, std::vector<Param>(params));
+}
+
+Result<PgResult> PgConnection::Exec(std::string_view sql, const std::vector<Param>& params) {
+  const std::string statement(sql);
+  // libpq needs NUL-terminated values; keep owned copies alive for the call.
+  std::vector<std::string> storage;
+  storage.reserve(params.size());
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const Param& p : params) {
+    if (p) {
+      storage.emplace_back(*p);
+      values.push_back(storage.back().c_str());
+    } else {
+      values.push_back(nullptr);
+    }
+  }
+  std::unique_ptr<pg_result, ResultDeleter> result(
+      PQexecParams(conn_.get(), statement.c_str(), static_cast<int>(values.size()), nullptr,
+                   values.data(), nullptr, nullptr, 0));
+  OVERSYNC_RETURN_IF_ERROR(ResultStatus(result.get(), sql));
+  return PgResult(std::move(result));
+}
+
+Status PgConnection::ExecScript(std::string_view sql) {
+  const std::string script(sql);
+  std::unique_ptr<pg_result, ResultDeleter> result(PQexec(conn_.get(), script.c_str()));
+  // PQexec returns only the last result; an earlier failure aborts the rest and is reported.
+  return ResultStatus(result.get(), sql);
+}
+
+// ---- transactions ----
+
+Status InTransaction(PgConnection& conn, Isolation isolation,
+                     const std::function<Status(PgConnection&)>& body) {
+  std::string_view begin = "BEGIN ISOLATION LEVEL READ COMMITTED";
+  if (isolation == Isolation::kRepeatableRead) begin = "BEGIN ISOLATION LEVEL REPEATABLE READ";
+  if (isolation == Isolation::kRepeatableReadReadOnly) {
+    begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+  }
+  OVERSYNC_RETURN_IF_ERROR(conn.ExecScript(begin));
+  Status status = body(conn);
+  if (status.ok()) status = conn.ExecScript("COMMIT");
+  if (!status.ok()) {
+    // Best effort: on a broken connection there is nothing to roll back.
+    (void)conn.ExecScript("ROLLBACK");
+  }
+  return status;
+}
+
+Status WithRetry(int attempts, std::chrono::milliseconds backoff,
+                 const std::function<Status()>& attempt) {
+  Status status;
+  for (int i = 1; i <= attempts; ++i) {
+    status = attempt();
+    if (status.ok() || status.code() != ErrorCode::kUnavailable || i == attempts) return status;
+    std::this_thread::sleep_for(backoff * i);  // linear backoff between attempts, not sync
+  }
+  return status;
+}
+
+// ---- pool ----
+
+Result<std::unique_ptr<PgPool>> PgPool::Create(Options options) {
+  if (options.max_connections <= 0) {
+    return Error(ErrorCode::kInvalidArgument, "max_connections must be > 0");
+  }
+  std::unique_ptr<PgPool> pool(new PgPool(std::move(options)));  // NOLINT: private ctor
+  OVERSYNC_ASSIGN_OR_RETURN(auto first, PgConnection::Connect(pool->options_.dsn));
+  pool->open_ = 1;
+  pool->idle_.push_back(std::move(first));
+  return pool;
+}
+
+Result<PgPool::Lease> PgPool::Acquire() {
+  std::unique_lock lock(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
+  while (idle_.empty() && open_ >= options_.max_connections) {
+    if (available_.wait_until(lock, deadline) == std::cv_status::timeout &&
+        idle_.empty() && open_ >= options_.max_connections) {
+      return Error(ErrorCode::kDeadlineExceeded,
+                   fmt::format("no PostgreSQL connection available within {} ms",
+                               options_.acquire_timeout.count()));
+    }
+  }
+  if (!idle_.empty()) {
+    std::unique_ptr<PgConnection> conn = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(this, std::move(conn));
+  }
+  ++open_;
+  lock.unlock();
+  auto conn = PgConnection::Connect(options_.dsn);
+  if (!conn) {
+    std::lock_guard relock(mu_);
+    --open_;
+    available_.notify_one();
+    return Error(std::move(conn).error());
+  }
+  return Lease(this, std::move(*conn));
+}
+
+void PgPool::Release(std::unique_ptr<PgConnection> conn) {
+  std::lock_guard lock(mu_);
+  if (conn && conn->healthy()) {
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;
+  }
+  available_.notify_one();
+}
+
+PgPool::Lease::~Lease() {
+  if (pool_ != nullptr && conn_) pool_->Release(std::move(conn_));
+}
+
+std::string QuoteIdent(std::string_view ident) {
+  std::string out = "\"";
+  for (const char c : ident) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::string QuoteLiteral(std::string_view text) {
+  std::string out = "'";
+  for (const char c : text) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
+}  // namespace oversync::pg

@@ -1,0 +1,151 @@
+// Private libpq layer of the server runtime: RAII handles, parameterized statements, transactions
+// with the Go runtime's retry rule, and a bounded connection pool.
+//
+// Nothing here is visible to embedders (public headers never include libpq).
+#ifndef OVERSYNC_SERVER_SRC_PG_H_
+#define OVERSYNC_SERVER_SRC_PG_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "oversync/common/status.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace oversync::pg {
+
+struct ConnDeleter {
+  void operator()(pg_conn* conn) const noexcept;
+};
+struct ResultDeleter {
+  void operator()(pg_result* result) const noexcept;
+};
+
+// A statement parameter in text format; nullopt is SQL NULL.
+using Param = std::optional<std::string_view>;
+
+// SQLSTATEs the Go runtime retries: serialization_failure, deadlock_detected,
+// lock_not_available (server.md §7.3). Errors carrying them get ErrorCode::kUnavailable.
+bool IsRetryableSqlState(std::string_view sqlstate) noexcept;
+
+// A query result. Move-only. Accessors REQUIRE valid row/column indexes.
+class PgResult {
+ public:
+  PgResult() = default;
+  explicit PgResult(std::unique_ptr<pg_result, ResultDeleter> result) : result_(std::move(result)) {}
+
+  int rows() const noexcept;
+  int columns() const noexcept;
+  bool IsNull(int row, int column) const noexcept;
+  std::string_view Text(int row, int column) const noexcept;
+  // Parses an int8/int4/int2 column. nullopt when NULL or unparsable.
+  std::optional<std::int64_t> Int64(int row, int column) const noexcept;
+  // 't' / 'f'.
+  bool Bool(int row, int column) const noexcept;
+  // Decodes a bytea column's hex text form ("\x...").
+  std::string Bytea(int row, int column) const;
+
+ private:
+  std::unique_ptr<pg_result, ResultDeleter> result_;
+};
+
+// One connection. Thread-compatible: use from one thread at a time.
+class PgConnection {
+ public:
+  // Connects with `dsn` (keyword/value string or postgres:// URI) and pins the session time zone
+  // to UTC so timestamp text in payloads never depends on server configuration.
+  // Errors: kUnavailable (cannot connect).
+  static Result<std::unique_ptr<PgConnection>> Connect(const std::string& dsn);
+
+  // One statement, text parameters ($1..$n), text results.
+  // Errors: kUnavailable for the retryable SQLSTATEs or a lost connection, kDatabase otherwise;
+  // the message carries the server message and SQLSTATE.
+  Result<PgResult> Exec(std::string_view sql, std::initializer_list<Param> params = {});
+  Result<PgResult> Exec(std::string_view sql, const std::vector<Param>& params);
+
+  // Several statements without parameters (simple query protocol).
+  Status ExecScript(std::string_view sql);
+
+  // False once the connection is broken; the pool then discards it.
+  bool healthy() const noexcept;
+
+ private:
+  explicit PgConnection(std::unique_ptr<pg_conn, ConnDeleter> conn) : conn_(std::move(conn)) {}
+  Status ResultStatus(pg_result* result, std::string_view sql) const;
+
+  std::unique_ptr<pg_conn, ConnDeleter> conn_;
+};
+
+enum class Isolation { kReadCommitted, kRepeatableRead, kRepeatableReadReadOnly };
+
+// BEGIN; body(conn); COMMIT — ROLLBACK on any error from the body or the commit.
+Status InTransaction(PgConnection& conn, Isolation isolation,
+                     const std::function<Status(PgConnection&)>& body);
+
+// Runs `attempt` up to `attempts` times while it fails with kUnavailable (the retryable
+// SQLSTATEs), sleeping backoff × attempt number between tries (server.md §7.3).
+Status WithRetry(int attempts, std::chrono::milliseconds backoff,
+                 const std::function<Status()>& attempt);
+
+// A bounded pool. Thread-safe. Connections are opened lazily up to max_connections and reused;
+// a broken connection is dropped on return.
+class PgPool {
+ public:
+  struct Options {
+    std::string dsn;
+    int max_connections = 10;
+    std::chrono::milliseconds acquire_timeout{30000};
+  };
+
+  class Lease {
+   public:
+    Lease(PgPool* pool, std::unique_ptr<PgConnection> conn) : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) noexcept = default;
+    Lease& operator=(Lease&&) = delete;
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease();
+    PgConnection& operator*() const noexcept { return *conn_; }
+    PgConnection* operator->() const noexcept { return conn_.get(); }
+
+   private:
+    PgPool* pool_;
+    std::unique_ptr<PgConnection> conn_;
+  };
+
+  // Opens one connection to validate the DSN. Errors: kUnavailable, kInvalidArgument.
+  static Result<std::unique_ptr<PgPool>> Create(Options options);
+
+  // Errors: kDeadlineExceeded when no connection frees up in time, kUnavailable on connect
+  // failure.
+  Result<Lease> Acquire();
+
+ private:
+  explicit PgPool(Options options) : options_(std::move(options)) {}
+  void Release(std::unique_ptr<PgConnection> conn);
+
+  const Options options_;
+  std::mutex mu_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<PgConnection>> idle_;  // guarded by mu_
+  int open_ = 0;                                     // guarded by mu_
+};
+
+// Quotes an SQL identifier like PostgreSQL's quote_ident/format('%I').
+std::string QuoteIdent(std::string_view ident);
+// Quotes an SQL string literal ('' doubling).
+std::string QuoteLiteral(std::string_view text);
+
+}  // namespace oversync::pg
+
+#endif  // OVERSYNC_SERVER_SRC_PG_H_

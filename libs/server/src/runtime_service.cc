@@ -1,0 +1,66 @@
+#include "oversync/server/runtime_service.h"
+
+#include <fmt/format.h>
+
+#include "bootstrap.h"
+#include "pg.h"
+
+namespace oversync {
+
+struct RuntimeService::Impl {
+  ServiceConfig config;
+  std::vector<NormalizedTable> tables;
+  std::unique_ptr<pg::PgPool> pool;
+  SystemClock default_clock;
+  CryptoRandom default_random;
+  NullLogger default_logger;
+  const Clock* clock = nullptr;
+  RandomSource* random = nullptr;
+  Logger* logger = nullptr;
+  std::vector<bootstrap::TableInfo> table_info;  // set by Bootstrap
+};
+
+RuntimeService::RuntimeService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RuntimeService::~RuntimeService() = default;
+
+Result<std::unique_ptr<RuntimeService>> RuntimeService::Create(ServiceConfig config,
+                                                               RuntimeOptions options) {
+  auto impl = std::make_unique<Impl>();
+  OVERSYNC_ASSIGN_OR_RETURN(impl->config, ResolveServiceConfig(std::move(config)));
+  OVERSYNC_ASSIGN_OR_RETURN(impl->tables, NormalizeRegisteredTables(impl->config.registered_tables));
+  impl->clock = options.clock != nullptr ? options.clock : &impl->default_clock;
+  impl->random = options.random != nullptr ? options.random : &impl->default_random;
+  impl->logger = options.logger != nullptr ? options.logger : &impl->default_logger;
+  pg::PgPool::Options pool_options;
+  pool_options.dsn = std::move(options.database_url);
+  pool_options.max_connections = options.max_connections;
+  OVERSYNC_ASSIGN_OR_RETURN(impl->pool, pg::PgPool::Create(std::move(pool_options)));
+  return std::unique_ptr<RuntimeService>(new RuntimeService(std::move(impl)));  // NOLINT
+}
+
+Result<BootstrapReport> RuntimeService::Bootstrap() {
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
+  // Validate everything about the business tables before touching the `sync` schema, so a
+  // rejected configuration leaves the database as it was.
+  OVERSYNC_ASSIGN_OR_RETURN(std::vector<bootstrap::TableInfo> tables,
+                            bootstrap::ValidateRegisteredTables(*conn, impl_->tables));
+  OVERSYNC_RETURN_IF_ERROR(bootstrap::ValidateForeignKeys(*conn, tables));
+  BootstrapReport report;
+  OVERSYNC_ASSIGN_OR_RETURN(report.created_layout, bootstrap::EnsureSyncLayout(*conn, tables));
+  OVERSYNC_ASSIGN_OR_RETURN(report.trigger_tables_installed,
+                            bootstrap::InstallCaptureTriggers(*conn, tables));
+  impl_->logger->Log(LogLevel::kInfo, "bootstrap",
+                     fmt::format("sync layout {}; {} registered tables; triggers (re)installed on {}",
+                                 report.created_layout ? "created" : "validated", tables.size(),
+                                 report.trigger_tables_installed));
+  impl_->table_info = std::move(tables);
+  return report;
+}
+
+const ServiceConfig& RuntimeService::config() const noexcept { return impl_->config; }
+
+const std::vector<NormalizedTable>& RuntimeService::registered_tables() const noexcept {
+  return impl_->tables;
+}
+
+}  // namespace oversync

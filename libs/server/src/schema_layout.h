@@ -1,0 +1,32 @@
+// The PostgreSQL `sync` layout `server_postgres_sync_v1` (server.md §1). Storage-compatible with
+// go-oversync (compatibility level L2): same tables, columns, constraint and index names, trigger
+// functions with the same behaviour and messages, trigger names and arguments, and the same
+// bootstrap advisory-lock key, so Go and C++ servers can share one database.
+#ifndef OVERSYNC_SERVER_SRC_SCHEMA_LAYOUT_H_
+#define OVERSYNC_SERVER_SRC_SCHEMA_LAYOUT_H_
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace oversync::layout {
+
+inline constexpr std::string_view kProtocolLabel = "v1";
+inline constexpr std::string_view kLayoutName = "server_postgres_sync_v1";
+// ASCII "oversync" as a big-endian int64: serializes bootstrap DDL across processes (§1.14).
+inline constexpr std::int64_t kBootstrapLockKey = 0x6f76657273796e63;
+inline constexpr std::string_view kScopeColumn = "_sync_scope_id";
+inline constexpr std::string_view kCaptureTrigger = "oversync_bundle_capture_row";
+inline constexpr std::string_view kOwnerGuardTrigger = "oversync_bundle_owner_guard";
+inline constexpr std::string_view kCaptureFunction = "capture_registered_row_change";
+inline constexpr std::string_view kOwnerGuardFunction = "enforce_registered_row_owner";
+
+// Statements that create the layout, in order (schema, tables, sequences, functions). Run once,
+// inside the bootstrap transaction, when no `sync` objects exist.
+std::span<const std::string_view> CreationStatements();
+// Secondary indexes, run after the marker rows are inserted.
+std::span<const std::string_view> IndexStatements();
+
+}  // namespace oversync::layout
+
+#endif  // OVERSYNC_SERVER_SRC_SCHEMA_LAYOUT_H_
