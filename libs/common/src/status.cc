@@ -114,7 +114,7 @@ bool IsRetryable(ErrorCode code) noexcept {
 
 Status::Status(ErrorCode code, std::string message) {
   if (code != ErrorCode::kOk) {
-    state_ = std::make_unique<State>(State{code, std::move(message)});
+    state_ = std::make_unique<State>(State{code, std::move(message), nullptr});
   }
 }
 
@@ -137,7 +137,14 @@ Status Status::WithContext(std::string_view context) const {
   std::string message(context);
   message += ": ";
   message += state_->message;
-  return {state_->code, std::move(message)};
+  Status out(state_->code, std::move(message));
+  out.state_->detail = state_->detail;
+  return out;
+}
+
+Status Status::WithDetail(std::shared_ptr<const StatusDetail> detail) && {
+  if (state_) state_->detail = std::move(detail);
+  return std::move(*this);
 }
 
 std::string Status::ToString() const {

@@ -2,30 +2,16 @@
 
 #include <fmt/format.h>
 
-#include "bootstrap.h"
-#include "pg.h"
+#include "runtime_internal.h"
 
 namespace oversync {
 
-struct RuntimeService::Impl {
-  ServiceConfig config;
-  std::vector<NormalizedTable> tables;
-  std::unique_ptr<pg::PgPool> pool;
-  SystemClock default_clock;
-  CryptoRandom default_random;
-  NullLogger default_logger;
-  const Clock* clock = nullptr;
-  RandomSource* random = nullptr;
-  Logger* logger = nullptr;
-  std::vector<bootstrap::TableInfo> table_info;  // set by Bootstrap
-};
-
-RuntimeService::RuntimeService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-RuntimeService::~RuntimeService() = default;
+RuntimeService::RuntimeService(std::unique_ptr<internal::RuntimeState> impl) : impl_(std::move(impl)) {}
+RuntimeService::~RuntimeService() { Shutdown(); }
 
 Result<std::unique_ptr<RuntimeService>> RuntimeService::Create(ServiceConfig config,
                                                                RuntimeOptions options) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<internal::RuntimeState>();
   OVERSYNC_ASSIGN_OR_RETURN(impl->config, ResolveServiceConfig(std::move(config)));
   OVERSYNC_ASSIGN_OR_RETURN(impl->tables, NormalizeRegisteredTables(impl->config.registered_tables));
   impl->clock = options.clock != nullptr ? options.clock : &impl->default_clock;
@@ -53,8 +39,30 @@ Result<BootstrapReport> RuntimeService::Bootstrap() {
                      fmt::format("sync layout {}; {} registered tables; triggers (re)installed on {}",
                                  report.created_layout ? "created" : "validated", tables.size(),
                                  report.trigger_tables_installed));
-  impl_->table_info = std::move(tables);
+  impl_->registered.clear();
+  for (bootstrap::TableInfo& info : tables) {
+    RegisteredTableRuntime runtime;
+    runtime.shape.schema = info.table.schema;
+    runtime.shape.table = info.table.table;
+    runtime.shape.key_column = info.table.sync_key_column;
+    runtime.shape.key_kind = info.key_kind;
+    for (const auto& [column, type] : info.column_types) {
+      if (type == "bytea") runtime.shape.bytea_columns.push_back(column);
+    }
+    runtime.info = std::move(info);
+    impl_->registered.push_back(std::move(runtime));
+  }
+  impl_->lookup = std::make_unique<RegisteredTableLookup>(&impl_->registered);
+  impl_->bootstrapped = true;
   return report;
+}
+
+void RuntimeService::Shutdown() {
+  std::unique_lock lock(impl_->lifecycle_mu);
+  if (impl_->lifecycle == Lifecycle::kClosed) return;
+  impl_->lifecycle = Lifecycle::kShuttingDown;
+  impl_->drained.wait(lock, [&] { return impl_->inflight == 0; });
+  impl_->lifecycle = Lifecycle::kClosed;
 }
 
 const ServiceConfig& RuntimeService::config() const noexcept { return impl_->config; }

@@ -113,6 +113,13 @@ ErrorCode ErrorCodeFromWireName(std::string_view wire_name) noexcept;
 // True for codes a client retries unchanged (retry class T).
 bool IsRetryable(ErrorCode code) noexcept;
 
+// Structured data an error carries beyond code and message (e.g. the conflict details of
+// push_conflict). Layers define subclasses; readers use Status::detail<T>().
+class StatusDetail {
+ public:
+  virtual ~StatusDetail() = default;
+};
+
 class [[nodiscard]] Status {
  public:
   Status() noexcept = default;  // OK
@@ -138,6 +145,14 @@ class [[nodiscard]] Status {
   // Returns a copy whose message is "<context>: <message>"; OK stays OK.
   Status WithContext(std::string_view context) const;
 
+  // Attaches structured data (shared, immutable). No effect on OK.
+  Status WithDetail(std::shared_ptr<const StatusDetail> detail) &&;
+  // The attached detail if it is a T, else nullptr.
+  template <typename T>
+  const T* detail() const noexcept {
+    return state_ ? dynamic_cast<const T*>(state_->detail.get()) : nullptr;
+  }
+
   // "push_chunk_invalid: rows must not be empty" (or "ok").
   std::string ToString() const;
 
@@ -149,6 +164,7 @@ class [[nodiscard]] Status {
   struct State {
     ErrorCode code;
     std::string message;
+    std::shared_ptr<const StatusDetail> detail;
   };
   std::unique_ptr<State> state_;  // null == OK
 };

@@ -14,6 +14,7 @@
 #define OVERSYNC_SERVER_RUNTIME_SERVICE_H_
 
 #include <memory>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -21,9 +22,15 @@
 #include "oversync/common/logger.h"
 #include "oversync/common/random.h"
 #include "oversync/common/status.h"
+#include "oversync/protocol/messages.h"
+#include "oversync/protocol/query.h"
 #include "oversync/server/config.h"
 
 namespace oversync {
+
+namespace internal {
+struct RuntimeState;  // private state, defined in src/runtime_internal.h
+}  // namespace internal
 
 struct RuntimeOptions {
   // libpq connection string or postgres:// URL.
@@ -34,6 +41,12 @@ struct RuntimeOptions {
   const Clock* clock = nullptr;
   RandomSource* random = nullptr;
   Logger* logger = nullptr;
+};
+
+// The authenticated caller: the scope (user) and the client runtime (source). Both non-blank.
+struct Actor {
+  std::string user_id;
+  std::string source_id;
 };
 
 // What Bootstrap did, for logs and tests.
@@ -59,14 +72,45 @@ class RuntimeService {
   // table validation fails); kFailedPrecondition for a missing table; kDatabase/kUnavailable.
   Result<BootstrapReport> Bootstrap();
 
+  // ---- sync operations (protocol.md §3; errors carry the protocol codes of §5; extended bodies
+  // travel as protocol::SourceRetiredDetail / PushConflictDetail; internal failures are
+  // kDatabase/kUnavailable/kInternal and map to the endpoint's generic 500) ----
+
+  // §3.1 / server.md §7.2.
+  Result<protocol::ConnectResponse> Connect(const Actor& actor,
+                                            const protocol::ConnectRequest& request);
+  // §3.2 / server.md §4.1.
+  Result<protocol::PushSessionCreateResponse> CreatePushSession(
+      const Actor& actor, const protocol::PushSessionCreateRequest& request);
+  // §3.3 / server.md §4.2. Runs the stateless chunk validation first.
+  Result<protocol::PushChunkResponse> UploadPushChunk(const Actor& actor, std::string_view push_id,
+                                                      protocol::PushChunkRequest request);
+  // §3.4 / server.md §4.3.
+  Result<protocol::PushSessionCommitResponse> CommitPushSession(const Actor& actor,
+                                                                std::string_view push_id);
+  // §3.5 / server.md §4.7.
+  Status DeletePushSession(const Actor& actor, std::string_view push_id);
+  // §3.6 / server.md §4.7. `query` has passed protocol::ValidateCommittedBundleRowsQuery.
+  Result<protocol::CommittedBundleRowsResponse> GetCommittedBundleRows(
+      const Actor& actor, const protocol::CommittedBundleRowsQuery& query);
+  // §3.7 / server.md §5.
+  Result<protocol::PullResponse> ProcessPull(const Actor& actor, const protocol::PullQuery& query);
+  // §3.12.
+  protocol::CapabilitiesResponse GetCapabilities() const;
+  // §3.13. Errors: kDatabase/kUnavailable.
+  Result<protocol::StatusResponse> GetStatus();
+
+  // Stops accepting operations (they fail with kServiceUnavailable "sync service is shutting
+  // down"), waits for in-flight ones, then closes. Idempotent. Thread-safe.
+  void Shutdown();
+
   const ServiceConfig& config() const noexcept;
   // Registered tables after normalization, in configuration order, with their table ids.
   const std::vector<NormalizedTable>& registered_tables() const noexcept;
 
  private:
-  struct Impl;
-  explicit RuntimeService(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit RuntimeService(std::unique_ptr<internal::RuntimeState> impl);
+  std::unique_ptr<internal::RuntimeState> impl_;
 };
 
 }  // namespace oversync

@@ -1,0 +1,564 @@
+// Push sessions: create, chunk upload, commit, delete (server.md §4.1-§4.5, §4.7).
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "oversync/common/base64.h"
+#include "oversync/common/rfc3339.h"
+#include "oversync/common/sha256.h"
+#include "oversync/common/uuid.h"
+#include "oversync/protocol/canonical_json.h"
+#include "oversync/protocol/errors.h"
+#include "oversync/protocol/json_writer.h"
+#include "scope.h"
+
+namespace oversync {
+namespace {
+
+using protocol::JsonValue;
+using protocol::Op;
+
+constexpr int kPushAttempts = 3;
+
+struct SessionRow {
+  std::string push_id;
+  std::int64_t user_pk = 0;
+  std::string source_id;
+  std::int64_t source_bundle_id = 0;
+  std::int64_t planned_row_count = 0;
+  std::int64_t next_expected_row_ordinal = 0;
+  std::string initialization_id;
+};
+
+Status NotFound(std::string_view push_id) {
+  return {ErrorCode::kPushSessionNotFound, fmt::format("push session {} was not found", push_id)};
+}
+
+// Loads and locks a push session (and its user_state row), checking owner and expiry.
+Result<SessionRow> LoadSessionForUpdate(pg::PgConnection& tx, std::string_view push_id,
+                                        const Actor& actor, TimePoint now, bool check_expiry) {
+  auto uuid = Uuid::ParseLenient(push_id);
+  if (!uuid) return Error(NotFound(push_id));
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult r, tx.Exec(
+      "SELECT p.user_pk, u.user_id, p.source_id, p.source_bundle_id, p.planned_row_count, "
+      "p.next_expected_row_ordinal, COALESCE(p.initialization_id::text, ''), "
+      "$2::timestamptz > p.expires_at "
+      "FROM sync.push_sessions p JOIN sync.user_state u ON u.user_pk = p.user_pk "
+      "WHERE p.push_id = $1::uuid FOR UPDATE",
+      {uuid->ToString(), FormatRfc3339Nano(now)}));
+  if (r.rows() == 0) return Error(NotFound(push_id));
+  if (r.Text(0, 1) != actor.user_id) {
+    return Error(ErrorCode::kPushSessionForbidden,
+                 fmt::format("push session {} does not belong to the authenticated user", push_id));
+  }
+  if (check_expiry && r.Bool(0, 7)) {
+    return Error(ErrorCode::kPushSessionExpired,
+                 fmt::format("push session {} has expired; start a new push session", push_id));
+  }
+  SessionRow s;
+  s.push_id = uuid->ToString();
+  s.user_pk = r.Int64(0, 0).value_or(0);
+  s.source_id = r.Text(0, 2);
+  s.source_bundle_id = r.Int64(0, 3).value_or(0);
+  s.planned_row_count = r.Int64(0, 4).value_or(0);
+  s.next_expected_row_ordinal = r.Int64(0, 5).value_or(0);
+  s.initialization_id = r.Text(0, 6);
+  return s;
+}
+
+struct SourceRow {
+  bool exists = false;
+  std::string state;
+  std::int64_t max_committed = 0;
+  std::string replaced_by;
+};
+
+Result<SourceRow> LoadSource(pg::PgConnection& tx, std::int64_t user_pk,
+                             const std::string& source_id, bool for_update) {
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult r, tx.Exec(
+      std::string("SELECT state, max_committed_source_bundle_id, replaced_by_source_id "
+                  "FROM sync.source_state WHERE user_pk = $1 AND source_id = $2") +
+          (for_update ? " FOR UPDATE" : ""),
+      {std::to_string(user_pk), source_id}));
+  SourceRow s;
+  if (r.rows() == 0) return s;
+  s.exists = true;
+  s.state = r.Text(0, 0);
+  s.max_committed = r.Int64(0, 1).value_or(0);
+  s.replaced_by = r.Text(0, 2);
+  return s;
+}
+
+Status RetiredError(const std::string& source_id, const std::string& user_id,
+                    const std::string& replaced_by) {
+  std::string message = replaced_by.empty()
+                            ? fmt::format("source {} for user {} was retired", source_id, user_id)
+                            : fmt::format("source {} for user {} was retired and replaced by {}",
+                                          source_id, user_id, replaced_by);
+  return protocol::SourceRetiredError(std::move(message), source_id, replaced_by);
+}
+
+// The payload stored for apply (server.md §1.9a payload_apply): member names lower-cased, the
+// key member injected when absent, bytea values rewritten from base64 to `\x<hex>` so
+// jsonb_populate_record parses them, Go canonical text.
+std::string ApplyPayload(const protocol::ValidatedPushRow& row) {
+  JsonValue payload = JsonValue::Object();
+  std::map<std::string, const JsonValue*> members;  // last duplicate wins, like Go's map
+  for (const protocol::JsonMember& m : row.payload.as_object()) {
+    std::string lower = m.key;
+    for (char& c : lower) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    members[lower] = &m.value;
+  }
+  for (const auto& [name, value] : members) {
+    if (row.table->IsBytea(name) && value->is_string()) {
+      auto bytes = Base64Decode(value->as_string(), Base64Mode::kGoStd);
+      payload.Add(name, JsonValue::String("\\x" + HexLower(bytes.value_or(std::string()))));
+    } else {
+      payload.Add(name, *value);
+    }
+  }
+  if (!members.contains(row.table->key_column)) {
+    payload.Add(row.table->key_column, JsonValue::String(row.key_value));
+  }
+  std::string out;
+  protocol::AppendGoCanonical(payload, out);
+  return out;
+}
+
+}  // namespace
+
+// ---- POST /sync/push-sessions ----
+
+Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
+    const Actor& actor, const protocol::PushSessionCreateRequest& request) {
+  OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  if (request.source_bundle_id <= 0) {
+    return Error(ErrorCode::kPushSessionInvalid, "source_bundle_id must be > 0");
+  }
+  if (request.planned_row_count <= 0) {
+    return Error(ErrorCode::kPushSessionInvalid, "planned_row_count must be > 0");
+  }
+  protocol::PushSessionCreateResponse response;
+  Status status = RunUserTransaction(*impl_, actor.user_id, kPushAttempts,
+                                     [&](pg::PgConnection& tx) -> Status {
+    const TimePoint now = impl_->clock->Now();
+    const std::string now_text = FormatRfc3339Nano(now);
+    OVERSYNC_RETURN_IF_ERROR(
+        tx.Exec("DELETE FROM sync.push_sessions WHERE expires_at <= $1::timestamptz", {now_text}));
+    OVERSYNC_ASSIGN_OR_RETURN(ScopeRow scope, EnsureAndLockScope(tx, actor.user_id, now));
+    const std::string& init_id = request.initialization_id;
+    switch (scope.state) {
+      case ScopeStateCode::kUninitialized:
+        if (!init_id.empty()) {
+          return {ErrorCode::kInitializationExpired, "initialization lease is no longer active"};
+        }
+        return {ErrorCode::kScopeUninitialized,
+                fmt::format("sync scope for user {} is not initialized", actor.user_id)};
+      case ScopeStateCode::kInitializing:
+        if (init_id.empty()) {
+          return {ErrorCode::kPushSessionInvalid,
+                  "initialization_id is required while the scope is initializing"};
+        }
+        OVERSYNC_RETURN_IF_ERROR(RequireActiveInitializationLease(
+            tx, scope, actor.source_id, init_id, now, now + impl_->config.initialization_lease_ttl));
+        break;
+      case ScopeStateCode::kInitialized:
+        if (!init_id.empty()) {
+          return {ErrorCode::kPushSessionInvalid,
+                  "initialization_id must be absent once the scope is initialized"};
+        }
+        break;
+    }
+    const std::string user_pk = std::to_string(scope.user_pk);
+    // Accepted-push replay (before the retirement check: a retired source may still learn that
+    // its tuple was committed).
+    OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult replay, tx.Exec(
+        "SELECT bundle_seq, row_count, encode(bundle_hash, 'hex') FROM sync.bundle_log "
+        "WHERE user_pk = $1 AND source_id = $2 AND source_bundle_id = $3 AND bundle_seq > $4",
+        {user_pk, actor.source_id, std::to_string(request.source_bundle_id),
+         std::to_string(scope.retained_bundle_floor)}));
+    if (replay.rows() == 1) {
+      response = protocol::PushSessionCreateResponse();
+      response.status = protocol::PushSessionStatus::kAlreadyCommitted;
+      response.bundle_seq = replay.Int64(0, 0).value_or(0);
+      response.source_id = actor.source_id;
+      response.source_bundle_id = request.source_bundle_id;
+      response.row_count = replay.Int64(0, 1).value_or(0);
+      response.bundle_hash = replay.Text(0, 2);
+      return {};
+    }
+    OVERSYNC_ASSIGN_OR_RETURN(SourceRow source,
+                              LoadSource(tx, scope.user_pk, actor.source_id, false));
+    if (source.state == "retired") {
+      return RetiredError(actor.source_id, actor.user_id, source.replaced_by);
+    }
+    const std::int64_t expected = source.max_committed + 1;
+    if (request.source_bundle_id < expected) {
+      return {ErrorCode::kHistoryPruned,
+              fmt::format("source tuple ({}, {}) for user {} is older than retained duplicate "
+                          "history; max committed source_bundle_id is {}",
+                          actor.source_id, request.source_bundle_id, actor.user_id,
+                          source.max_committed)};
+    }
+    if (request.source_bundle_id > expected) {
+      return {ErrorCode::kSourceSequenceOutOfOrder,
+              fmt::format("source {} for user {} expected next source_bundle_id {}, got {}",
+                          actor.source_id, actor.user_id, expected, request.source_bundle_id)};
+    }
+    OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+        "DELETE FROM sync.push_sessions WHERE user_pk = $1 AND source_id = $2 AND "
+        "source_bundle_id = $3",
+        {user_pk, actor.source_id, std::to_string(request.source_bundle_id)}));
+    const std::string push_id = Uuid::NewV4(*impl_->random).ToString();
+    OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+        "INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, "
+        "planned_row_count, next_expected_row_ordinal, initialization_id, expires_at) "
+        "VALUES ($1::uuid, $2, $3, $4, $5, 0, NULLIF($6, '')::uuid, $7::timestamptz)",
+        {push_id, user_pk, actor.source_id, std::to_string(request.source_bundle_id),
+         std::to_string(request.planned_row_count), init_id,
+         FormatRfc3339Nano(now + impl_->config.push_session_ttl)}));
+    response = protocol::PushSessionCreateResponse();
+    response.status = protocol::PushSessionStatus::kStaging;
+    response.push_id = push_id;
+    response.planned_row_count = request.planned_row_count;
+    return {};
+  });
+  if (!status.ok()) return Error(std::move(status));
+  return response;
+}
+
+// ---- POST /sync/push-sessions/{push_id}/chunks ----
+
+Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
+    const Actor& actor, std::string_view push_id, protocol::PushChunkRequest request) {
+  OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  const std::int64_t start = request.start_row_ordinal;
+  // Stateless validation first: a bad chunk for an unknown push_id is a 400, not a 404.
+  OVERSYNC_ASSIGN_OR_RETURN(std::vector<protocol::ValidatedPushRow> rows,
+                            protocol::ValidatePushChunk(std::move(request), *impl_->lookup,
+                                                        *impl_->profile,
+                                                        impl_->config.max_rows_per_push_chunk));
+  // Rows as one JSON array parameter (one INSERT for the chunk).
+  std::string rows_json = "[";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const protocol::ValidatedPushRow& row = rows[i];
+    if (i) rows_json += ',';
+    rows_json += fmt::format(
+        R"({{"o":{},"t":"{}.{}","k":"{}","c":{},"b":{},"p":{}}})",
+        start + static_cast<std::int64_t>(i), row.table->schema, row.table->table,
+        HexLower(KeyBytesFromWire(row.table->key_kind, row.key_value)), static_cast<int>(row.op),
+        row.base_row_version, row.op == Op::kDelete ? std::string("null") : ApplyPayload(row));
+  }
+  rows_json += ']';
+  const auto row_count = static_cast<std::int64_t>(rows.size());
+
+  protocol::PushChunkResponse response;
+  Status status = RunUserTransaction(*impl_, actor.user_id, kPushAttempts,
+                                     [&](pg::PgConnection& tx) -> Status {
+    const TimePoint now = impl_->clock->Now();
+    OVERSYNC_ASSIGN_OR_RETURN(SessionRow session,
+                              LoadSessionForUpdate(tx, push_id, actor, now, true));
+    if (!session.initialization_id.empty()) {
+      OVERSYNC_ASSIGN_OR_RETURN(ScopeRow scope, LockScopeByUserPk(tx, session.user_pk, now));
+      OVERSYNC_RETURN_IF_ERROR(RequireActiveInitializationLease(
+          tx, scope, session.source_id, session.initialization_id, now,
+          now + impl_->config.initialization_lease_ttl));
+    }
+    if (start != session.next_expected_row_ordinal) {
+      return {ErrorCode::kPushChunkOutOfOrder,
+              fmt::format("push session {} expected start_row_ordinal {}, got {}", push_id,
+                          session.next_expected_row_ordinal, start)};
+    }
+    if (start + row_count > session.planned_row_count) {
+      return {ErrorCode::kPushChunkInvalid, "chunk exceeds planned_row_count"};
+    }
+    OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+        "INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, "
+        "base_bundle_seq, payload_apply) "
+        "SELECT $1::uuid, r.o, c.table_id, decode(r.k, 'hex'), r.c, r.b, r.p "
+        "FROM json_to_recordset($2::json) AS r(o bigint, t text, k text, c smallint, b bigint, "
+        "p json) JOIN sync.table_catalog c ON c.schema_name || '.' || c.table_name = r.t",
+        {session.push_id, rows_json}));
+    OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+        "UPDATE sync.push_sessions SET next_expected_row_ordinal = $2, "
+        "expires_at = $3::timestamptz WHERE push_id = $1::uuid",
+        {session.push_id, std::to_string(start + row_count),
+         FormatRfc3339Nano(now + impl_->config.push_session_ttl)}));
+    response.push_id = session.push_id;
+    response.next_expected_row_ordinal = start + row_count;
+    return {};
+  });
+  if (!status.ok()) return Error(std::move(status));
+  return response;
+}
+
+// ---- POST /sync/push-sessions/{push_id}/commit ----
+
+namespace {
+
+struct StagedRow {
+  std::int64_t ordinal = 0;
+  const RegisteredTableRuntime* table = nullptr;
+  std::string key_hex;
+  std::string key_text;
+  Op op = Op::kInsert;
+  std::int64_t base = 0;
+  std::string payload;                // payload_apply text (empty for DELETE)
+  std::vector<std::string> columns;   // sorted payload member names
+};
+
+Status CheckConflicts(internal::RuntimeState& impl, pg::PgConnection& tx, std::int64_t user_pk,
+                      const std::string& user_id, const std::vector<StagedRow>& rows) {
+  std::string request = "[";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i) request += ',';
+    request += fmt::format(R"({{"i":{},"t":{},"k":"{}"}})", i, rows[i].table->info.table.table_id,
+                           rows[i].key_hex);
+  }
+  request += ']';
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult states, tx.Exec(
+      "SELECT r.i, rs.bundle_seq, rs.deleted FROM json_to_recordset($2::json) AS r(i int, t int, "
+      "k text) LEFT JOIN sync.row_state rs ON rs.user_pk = $1 AND rs.table_id = r.t AND "
+      "rs.key_bytes = decode(r.k, 'hex') ORDER BY r.i",
+      {std::to_string(user_pk), request}));
+  for (int r = 0; r < states.rows(); ++r) {
+    const StagedRow& row = rows[static_cast<std::size_t>(states.Int64(r, 0).value_or(0))];
+    const bool has_state = !states.IsNull(r, 1);
+    const std::int64_t version = has_state ? states.Int64(r, 1).value_or(0) : 0;
+    const bool deleted = has_state && states.Bool(r, 2);
+    const std::string qualified = row.table->info.table.qualified();
+    std::string message;
+    if (row.op == Op::kInsert) {
+      if (!has_state && row.base != 0) {
+        message = fmt::format("insert conflict on {} {}: expected missing row at version 0, got {}",
+                              qualified, row.key_text, row.base);
+      } else if (has_state && row.base != version) {
+        message = fmt::format("insert conflict on {} {}: expected base_row_version {}, got {}",
+                              qualified, row.key_text, version, row.base);
+      } else if (has_state && !deleted) {
+        message = fmt::format("insert conflict on {} {}: row already exists at version {}",
+                              qualified, row.key_text, version);
+      }
+    } else {
+      const std::string_view verb = row.op == Op::kUpdate ? "update" : "delete";
+      if (!has_state || deleted) {
+        message = fmt::format("{} conflict on {} {}: row does not exist", verb, qualified,
+                              row.key_text);
+      } else if (row.base != version) {
+        message = fmt::format("{} conflict on {} {}: expected version {}, got {}", verb, qualified,
+                              row.key_text, version, row.base);
+      }
+    }
+    if (message.empty()) continue;
+    protocol::PushConflictDetails details;
+    details.schema = row.table->shape.schema;
+    details.table = row.table->shape.table;
+    details.key = WireKey(*row.table, row.key_text);
+    details.op = std::string(OpName(row.op));
+    details.base_row_version = row.base;
+    details.server_row_version = version;
+    details.server_row_deleted = deleted;
+    if (has_state && !deleted) {
+      OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult current, tx.Exec(
+          fmt::format("SELECT to_jsonb(t)::text FROM {}.{} t WHERE t.{} = $1 AND "
+                      "t._sync_scope_id = $2",
+                      pg::QuoteIdent(row.table->shape.schema), pg::QuoteIdent(row.table->shape.table),
+                      pg::QuoteIdent(row.table->shape.key_column)),
+          {row.key_text, user_id}));
+      if (current.rows() == 1) {
+        protocol::JsonParser parser;
+        OVERSYNC_ASSIGN_OR_RETURN(std::string wire,
+                                  WirePayloadFromDb(*row.table, current.Text(0, 0), false, parser));
+        OVERSYNC_ASSIGN_OR_RETURN(JsonValue value, parser.Parse(wire));
+        details.server_row = std::move(value);
+      }
+    }
+    return protocol::PushConflictError(std::move(message), std::move(details));
+  }
+  (void)impl;
+  return {};
+}
+
+// Applies the rows in upload order, one statement per run of consecutive rows with the same
+// table, op and column set (server.md §4.3 step 9).
+Status ApplyRows(pg::PgConnection& tx, const std::string& user_id,
+                 const std::vector<StagedRow>& rows) {
+  std::size_t i = 0;
+  while (i < rows.size()) {
+    std::size_t j = i + 1;
+    while (j < rows.size() && rows[j].table == rows[i].table && rows[j].op == rows[i].op &&
+           rows[j].columns == rows[i].columns) {
+      ++j;
+    }
+    const RegisteredTableRuntime& table = *rows[i].table;
+    const std::string target =
+        pg::QuoteIdent(table.shape.schema) + "." + pg::QuoteIdent(table.shape.table);
+    const std::string key_column = pg::QuoteIdent(table.shape.key_column);
+    if (rows[i].op == Op::kDelete) {
+      for (std::size_t k = i; k < j; ++k) {
+        OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+            fmt::format("DELETE FROM {} WHERE {} = $2 AND _sync_scope_id = $1", target, key_column),
+            {user_id, rows[k].key_text}));
+      }
+    } else {
+      std::string payloads = "[";
+      for (std::size_t k = i; k < j; ++k) {
+        if (k > i) payloads += ',';
+        payloads += rows[k].payload;
+      }
+      payloads += ']';
+      std::string columns;
+      std::string select;
+      std::string assignments;
+      for (const std::string& c : rows[i].columns) {
+        const std::string q = pg::QuoteIdent(c);
+        columns += ", " + q;
+        select += ", src." + q;
+        if (!assignments.empty()) assignments += ", ";
+        assignments += q + " = src." + q;
+      }
+      const std::string sql =
+          rows[i].op == Op::kInsert
+              ? fmt::format("INSERT INTO {0} (_sync_scope_id{1}) SELECT $1{2} FROM "
+                            "jsonb_populate_recordset(NULL::{0}, $2::jsonb) AS src",
+                            target, columns, select)
+              : fmt::format("UPDATE {0} AS dst SET {1} FROM jsonb_populate_recordset(NULL::{0}, "
+                            "$2::jsonb) AS src WHERE dst.{2} = src.{2} AND "
+                            "dst._sync_scope_id = $1",
+                            target, assignments, key_column);
+      OVERSYNC_RETURN_IF_ERROR(tx.Exec(sql, {user_id, payloads}));
+    }
+    i = j;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
+    const Actor& actor, std::string_view push_id) {
+  OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  protocol::PushSessionCommitResponse response;
+  Status status = RunUserTransaction(*impl_, actor.user_id, kPushAttempts,
+                                     [&](pg::PgConnection& tx) -> Status {
+    const TimePoint now = impl_->clock->Now();
+    OVERSYNC_ASSIGN_OR_RETURN(SessionRow session,
+                              LoadSessionForUpdate(tx, push_id, actor, now, true));
+    OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult staged, tx.Exec(
+        "SELECT row_ordinal, table_id, encode(key_bytes, 'hex'), op_code, base_bundle_seq, "
+        "COALESCE(payload_apply::text, '') FROM sync.push_session_rows WHERE push_id = $1::uuid "
+        "ORDER BY row_ordinal",
+        {session.push_id}));
+    if (session.next_expected_row_ordinal != session.planned_row_count ||
+        staged.rows() != session.planned_row_count) {
+      return {ErrorCode::kPushCommitInvalid,
+              fmt::format("staged row count {} does not match planned_row_count {}", staged.rows(),
+                          session.planned_row_count)};
+    }
+    std::vector<StagedRow> rows;
+    rows.reserve(static_cast<std::size_t>(staged.rows()));
+    std::set<std::pair<std::int32_t, std::string>> seen;
+    protocol::JsonParser parser;
+    for (int r = 0; r < staged.rows(); ++r) {
+      StagedRow row;
+      row.ordinal = staged.Int64(r, 0).value_or(-1);
+      if (row.ordinal != r) {
+        return {ErrorCode::kPushCommitInvalid,
+                fmt::format("staged rows are not contiguous at row_ordinal {}", r)};
+      }
+      const auto table_id = static_cast<std::int32_t>(staged.Int64(r, 1).value_or(0));
+      row.table = impl_->TableById(table_id);
+      if (row.table == nullptr) return {ErrorCode::kInternal, "staged row for unknown table"};
+      row.key_hex = staged.Text(r, 2);
+      std::string key_bytes;
+      for (std::size_t k = 0; k + 1 < row.key_hex.size(); k += 2) {
+        key_bytes += static_cast<char>(std::stoi(row.key_hex.substr(k, 2), nullptr, 16));
+      }
+      row.key_text = KeyTextFromBytes(row.table->shape.key_kind, key_bytes);
+      if (!seen.emplace(table_id, row.key_hex).second) {
+        return {ErrorCode::kPushCommitInvalid,
+                fmt::format("duplicate target row in staged push session: {} {}",
+                            row.table->info.table.qualified(), row.key_text)};
+      }
+      row.op = static_cast<Op>(staged.Int64(r, 3).value_or(1));
+      row.base = staged.Int64(r, 4).value_or(0);
+      if (row.op != Op::kDelete) {
+        row.payload = staged.Text(r, 5);
+        OVERSYNC_ASSIGN_OR_RETURN(JsonValue payload, parser.Parse(row.payload));
+        for (const protocol::JsonMember& m : payload.as_object()) row.columns.push_back(m.key);
+      }
+      rows.push_back(std::move(row));
+    }
+    OVERSYNC_RETURN_IF_ERROR(tx.ExecScript("SET CONSTRAINTS ALL DEFERRED"));
+    if (!session.initialization_id.empty()) {
+      OVERSYNC_ASSIGN_OR_RETURN(ScopeRow scope, LockScopeByUserPk(tx, session.user_pk, now));
+      OVERSYNC_RETURN_IF_ERROR(RequireActiveInitializationLease(
+          tx, scope, session.source_id, session.initialization_id, now,
+          now + impl_->config.initialization_lease_ttl));
+    }
+    OVERSYNC_ASSIGN_OR_RETURN(SourceRow source,
+                              LoadSource(tx, session.user_pk, session.source_id, true));
+    if (source.state == "retired") {
+      return RetiredError(session.source_id, actor.user_id, source.replaced_by);
+    }
+    if (session.source_bundle_id != source.max_committed + 1) {
+      return {ErrorCode::kSourceSequenceChanged,
+              fmt::format("source {} for user {} changed expected next source_bundle_id from "
+                          "staged {} to {} before commit",
+                          session.source_id, actor.user_id, session.source_bundle_id,
+                          source.max_committed + 1)};
+    }
+    OVERSYNC_RETURN_IF_ERROR(SetBundleContext(tx, actor.user_id, session.user_pk,
+                                              session.source_id, session.source_bundle_id,
+                                              session.initialization_id));
+    OVERSYNC_RETURN_IF_ERROR(CheckConflicts(*impl_, tx, session.user_pk, actor.user_id, rows));
+    OVERSYNC_RETURN_IF_ERROR(ApplyRows(tx, actor.user_id, rows));
+    OVERSYNC_ASSIGN_OR_RETURN(std::optional<FinalizedBundle> bundle,
+                              FinalizeBundle(*impl_, tx, session.user_pk, session.source_id,
+                                             session.source_bundle_id));
+    if (!bundle) {
+      return {ErrorCode::kPushCommitInvalid,
+              "push session produced no captured business-table effects"};
+    }
+    OVERSYNC_RETURN_IF_ERROR(ActivateSourceAndRetain(*impl_, tx, session.user_pk, actor.user_id,
+                                                     session.source_id, session.source_bundle_id,
+                                                     bundle->bundle_seq));
+    OVERSYNC_RETURN_IF_ERROR(
+        tx.Exec("DELETE FROM sync.push_sessions WHERE push_id = $1::uuid", {session.push_id}));
+    if (!session.initialization_id.empty()) {
+      OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+          "UPDATE sync.scope_state SET state_code = 2, initializer_source_id = NULL, "
+          "initialization_id = NULL, lease_expires_at = NULL, initialized_at = $2::timestamptz, "
+          "initialized_by_source_id = $3 WHERE user_pk = $1",
+          {std::to_string(session.user_pk), FormatRfc3339Nano(now), session.source_id}));
+    }
+    response.bundle_seq = bundle->bundle_seq;
+    response.source_id = session.source_id;
+    response.source_bundle_id = session.source_bundle_id;
+    response.row_count = bundle->row_count;
+    response.bundle_hash = bundle->bundle_hash;
+    return {};
+  });
+  if (!status.ok()) return Error(std::move(status));
+  return response;
+}
+
+// ---- DELETE /sync/push-sessions/{push_id} ----
+
+Status RuntimeService::DeletePushSession(const Actor& actor, std::string_view push_id) {
+  OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
+  return pg::InTransaction(*conn, pg::Isolation::kReadCommitted,
+                           [&](pg::PgConnection& tx) -> Status {
+    OVERSYNC_ASSIGN_OR_RETURN(
+        SessionRow session, LoadSessionForUpdate(tx, push_id, actor, impl_->clock->Now(), true));
+    OVERSYNC_RETURN_IF_ERROR(
+        tx.Exec("DELETE FROM sync.push_sessions WHERE push_id = $1::uuid", {session.push_id}));
+    return {};
+  });
+}
+
+}  // namespace oversync

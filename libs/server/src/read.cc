@@ -1,0 +1,301 @@
+// Read paths: committed-bundle replay, pull, capabilities, status (server.md §4.7, §5, §8.3).
+#include <fmt/format.h>
+
+#include "oversync/common/rfc3339.h"
+#include "runtime_internal.h"
+#include "scope.h"
+
+namespace oversync {
+namespace {
+
+using protocol::JsonValue;
+using protocol::Op;
+
+std::string DecodeHexText(std::string_view hex) {
+  std::string out;
+  out.reserve(hex.size() / 2);
+  const auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out += static_cast<char>(nibble(hex[i]) << 4 | nibble(hex[i + 1]));
+  }
+  return out;
+}
+
+// Builds a wire bundle row from the stored columns (table_id, key hex, op_code, payload text).
+Result<protocol::BundleRow> BundleRowFrom(const internal::RuntimeState& impl, const pg::PgResult& r,
+                                          int row, int first_column, std::int64_t bundle_seq,
+                                          protocol::JsonParser& parser) {
+  const auto table_id = static_cast<std::int32_t>(r.Int64(row, first_column).value_or(0));
+  const RegisteredTableRuntime* table = impl.TableById(table_id);
+  if (table == nullptr) {
+    return Error(ErrorCode::kInternal, fmt::format("bundle row for unknown table_id {}", table_id));
+  }
+  protocol::BundleRow out;
+  out.schema = table->shape.schema;
+  out.table = table->shape.table;
+  out.key = WireKey(*table, KeyTextFromBytes(table->shape.key_kind,
+                                             DecodeHexText(r.Text(row, first_column + 1))));
+  out.op = static_cast<Op>(r.Int64(row, first_column + 2).value_or(1));
+  out.row_version = bundle_seq;
+  if (out.op != Op::kDelete && !r.IsNull(row, first_column + 3)) {
+    OVERSYNC_ASSIGN_OR_RETURN(JsonValue payload, parser.Parse(r.Text(row, first_column + 3)));
+    out.payload = std::move(payload);
+  }
+  return out;
+}
+
+Status HistoryPruned(std::int64_t checkpoint, std::int64_t floor, const std::string& user_id) {
+  return {ErrorCode::kHistoryPruned,
+          fmt::format("requested checkpoint {} is older than retained history floor {} for user {}",
+                      checkpoint, floor, user_id)};
+}
+
+}  // namespace
+
+// ---- GET /sync/committed-bundles/{bundle_seq}/rows ----
+
+Result<protocol::CommittedBundleRowsResponse> RuntimeService::GetCommittedBundleRows(
+    const Actor& actor, const protocol::CommittedBundleRowsQuery& query) {
+  OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  OVERSYNC_RETURN_IF_ERROR(protocol::ValidateCommittedBundleRowsQuery(query));
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
+  protocol::CommittedBundleRowsResponse response;
+  Status status = pg::InTransaction(*conn, pg::Isolation::kRepeatableRead,
+                                    [&](pg::PgConnection& tx) -> Status {
+    OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult user, tx.Exec(
+        "SELECT u.user_pk, u.retained_bundle_floor, l.source_id, l.source_bundle_id, l.row_count, "
+        "encode(l.bundle_hash, 'hex'), l.bundle_seq IS NOT NULL FROM sync.user_state u "
+        "LEFT JOIN sync.bundle_log l ON l.user_pk = u.user_pk AND l.bundle_seq = $2 "
+        "WHERE u.user_id = $1",
+        {actor.user_id, std::to_string(query.bundle_seq)}));
+    if (user.rows() == 0) {
+      return {ErrorCode::kInternal, fmt::format("no sync state for user {}", actor.user_id)};
+    }
+    const std::int64_t floor = user.Int64(0, 1).value_or(0);
+    if (query.bundle_seq <= floor) return HistoryPruned(query.bundle_seq, floor, actor.user_id);
+    if (!user.Bool(0, 6)) {
+      return {ErrorCode::kCommittedBundleNotFound,
+              fmt::format("committed bundle {} was not found", query.bundle_seq)};
+    }
+    const std::int64_t after = query.after_row_ordinal.value_or(-1);
+    OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult rows, tx.Exec(
+        "SELECT table_id, encode(key_bytes, 'hex'), op_code, payload_wire::text "
+        "FROM sync.bundle_rows WHERE user_pk = $1 AND bundle_seq = $2 AND row_ordinal > $3 "
+        "ORDER BY row_ordinal LIMIT $4",
+        {std::string(user.Text(0, 0)), std::to_string(query.bundle_seq),
+         std::to_string(after + 1), std::to_string(query.max_rows + 1)}));
+    response.bundle_seq = query.bundle_seq;
+    response.source_id = user.Text(0, 2);
+    response.source_bundle_id = user.Int64(0, 3).value_or(0);
+    response.row_count = user.Int64(0, 4).value_or(0);
+    response.bundle_hash = user.Text(0, 5);
+    const int take = static_cast<int>(std::min<std::int64_t>(rows.rows(), query.max_rows));
+    protocol::JsonParser parser;
+    for (int r = 0; r < take; ++r) {
+      OVERSYNC_ASSIGN_OR_RETURN(protocol::BundleRow row,
+                                BundleRowFrom(*impl_, rows, r, 0, query.bundle_seq, parser));
+      response.rows.push_back(std::move(row));
+    }
+    response.has_more = rows.rows() > take;
+    response.next_row_ordinal =
+        take > 0 ? after + take : query.after_row_ordinal.value_or(0);
+    return {};
+  });
+  if (!status.ok()) return Error(std::move(status));
+  return response;
+}
+
+// ---- GET /sync/pull ----
+
+Result<protocol::PullResponse> RuntimeService::ProcessPull(const Actor& actor,
+                                                           const protocol::PullQuery& query) {
+  OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
+  const std::int64_t max_bundles =
+      query.max_bundles <= 0 ? 1000 : std::min<std::int64_t>(query.max_bundles, 5000);
+  protocol::PullResponse response;
+  Status status = pg::InTransaction(*conn, pg::Isolation::kRepeatableReadReadOnly,
+                                    [&](pg::PgConnection& tx) -> Status {
+    const TimePoint now = impl_->clock->Now();
+    OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult scope, tx.Exec(
+        "SELECT u.user_pk, u.next_bundle_seq, u.retained_bundle_floor, COALESCE(s.state_code, 0), "
+        "COALESCE((extract(epoch FROM s.lease_expires_at) * 1000000)::bigint, 0) "
+        "FROM sync.user_state u LEFT JOIN sync.scope_state s ON s.user_pk = u.user_pk "
+        "WHERE u.user_id = $1",
+        {actor.user_id}));
+    const auto state = scope.rows() == 0 ? 0 : scope.Int64(0, 3).value_or(0);
+    if (state == 1) {
+      const TimePoint lease = FromEpochMicros(scope.Int64(0, 4).value_or(0));
+      if (lease > now) {
+        return {ErrorCode::kScopeInitializing,
+                fmt::format("sync scope for user {} is initializing until {}", actor.user_id,
+                            FormatRfc3339Nano(lease))};
+      }
+    }
+    if (state != 2) {
+      return {ErrorCode::kScopeUninitialized,
+              fmt::format("sync scope for user {} is not initialized", actor.user_id)};
+    }
+    const std::int64_t user_pk = scope.Int64(0, 0).value_or(0);
+    const std::int64_t head = scope.Int64(0, 1).value_or(1) - 1;
+    const std::int64_t floor = scope.Int64(0, 2).value_or(0);
+    const std::int64_t after = query.after_bundle_seq;
+    const std::int64_t target = query.target_bundle_seq;
+    // Unlike go-oversync, a checkpoint of 0 is pruned too once a floor exists: bundles at or
+    // below the floor are gone, so such a client must hydrate by snapshot (server.md §10.1
+    // item 1; docs/compatibility.md).
+    if (floor > 0 && after <= floor) return HistoryPruned(after, floor, actor.user_id);
+    if (target > 0 && target <= floor) return HistoryPruned(target, floor, actor.user_id);
+    const std::int64_t stable = target > 0 ? target : head;
+    if (stable > 0 && stable <= floor) return HistoryPruned(stable, floor, actor.user_id);
+    response.stable_bundle_seq = stable;
+    if (after >= stable) return {};
+    // One round trip: the page's bundles with all their rows.
+    OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult rows, tx.Exec(
+        "WITH page AS (SELECT bundle_seq, source_id, source_bundle_id, row_count, bundle_hash "
+        "FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq > $2 AND bundle_seq <= $3 "
+        "ORDER BY bundle_seq LIMIT $4) "
+        "SELECT p.bundle_seq, p.source_id, p.source_bundle_id, p.row_count, "
+        "encode(p.bundle_hash, 'hex'), r.table_id, encode(r.key_bytes, 'hex'), r.op_code, "
+        "r.payload_wire::text FROM page p LEFT JOIN sync.bundle_rows r ON r.user_pk = $1 AND "
+        "r.bundle_seq = p.bundle_seq ORDER BY p.bundle_seq, r.row_ordinal",
+        {std::to_string(user_pk), std::to_string(std::max(after, floor)), std::to_string(stable),
+         std::to_string(max_bundles + 1)}));
+    protocol::JsonParser parser;
+    for (int r = 0; r < rows.rows(); ++r) {
+      const std::int64_t bundle_seq = rows.Int64(r, 0).value_or(0);
+      if (response.bundles.empty() || response.bundles.back().bundle_seq != bundle_seq) {
+        if (static_cast<std::int64_t>(response.bundles.size()) == max_bundles) {
+          response.has_more = true;
+          break;
+        }
+        protocol::Bundle bundle;
+        bundle.bundle_seq = bundle_seq;
+        bundle.source_id = rows.Text(r, 1);
+        bundle.source_bundle_id = rows.Int64(r, 2).value_or(0);
+        bundle.row_count = rows.Int64(r, 3).value_or(0);
+        bundle.bundle_hash = rows.Text(r, 4);
+        response.bundles.push_back(std::move(bundle));
+      }
+      if (rows.IsNull(r, 5)) continue;
+      OVERSYNC_ASSIGN_OR_RETURN(protocol::BundleRow row,
+                                BundleRowFrom(*impl_, rows, r, 5, bundle_seq, parser));
+      response.bundles.back().rows.push_back(std::move(row));
+    }
+    return {};
+  });
+  if (status.code() == ErrorCode::kHistoryPruned) {
+    // Counted outside the failed transaction (sequences are not transactional anyway).
+    (void)conn->Exec("SELECT nextval('sync.history_pruned_error_seq')");
+  }
+  if (!status.ok()) return Error(std::move(status));
+  return response;
+}
+
+// ---- capabilities / status ----
+
+namespace {
+
+std::map<std::string, bool> Features(bool watch_enabled) {
+  std::map<std::string, bool> f;
+  for (const char* name :
+       {"bundle_pull", "push_session_chunking", "committed_bundle_row_fetch", "snapshot_chunking",
+        "status_endpoint", "graceful_shutdown", "capabilities_endpoint", "history_pruned_errors",
+        "bundle_push", "structured_sync_keys", "registered_write_rejection_enforced",
+        "accepted_push_replay_visibility", "committed_bundle_visibility",
+        "retained_floor_visibility", "retained_window_visibility", "history_pruned_visibility",
+        "connect_lifecycle", "scope_initialization_leases"}) {
+    f[name] = true;
+  }
+  f["server_checkpoint_tracking"] = false;
+  f["bundle_change_watch"] = watch_enabled;
+  return f;
+}
+
+}  // namespace
+
+protocol::CapabilitiesResponse RuntimeService::GetCapabilities() const {
+  const ServiceConfig& c = impl_->config;
+  protocol::CapabilitiesResponse r;
+  r.schema_version = c.max_supported_schema_version;
+  r.app_name = c.app_name;
+  std::vector<const NormalizedTable*> sorted;
+  for (const NormalizedTable& t : impl_->tables) sorted.push_back(&t);
+  std::sort(sorted.begin(), sorted.end(), [](const NormalizedTable* a, const NormalizedTable* b) {
+    return a->qualified() < b->qualified();
+  });
+  for (const NormalizedTable* t : sorted) {
+    r.registered_tables.push_back(t->qualified());
+    r.registered_table_specs.push_back({t->schema, t->table, {t->sync_key_column}});
+  }
+  r.features = Features(c.bundle_change_watch.enabled);
+  protocol::BundleLimits& l = r.bundle_limits;
+  l.max_rows_per_bundle = c.max_rows_per_bundle;
+  l.max_bytes_per_bundle = c.max_bytes_per_bundle;
+  l.max_bundles_per_pull = 5000;
+  l.default_rows_per_push_chunk = c.default_rows_per_push_chunk;
+  l.max_rows_per_push_chunk = c.max_rows_per_push_chunk;
+  l.push_session_ttl_seconds = c.push_session_ttl.count();
+  l.default_rows_per_committed_bundle_chunk = c.default_rows_per_committed_bundle_chunk;
+  l.max_rows_per_committed_bundle_chunk = c.max_rows_per_committed_bundle_chunk;
+  l.default_rows_per_snapshot_chunk = c.default_rows_per_snapshot_chunk;
+  l.max_rows_per_snapshot_chunk = c.max_rows_per_snapshot_chunk;
+  l.snapshot_session_ttl_seconds = c.snapshot_session_ttl.count();
+  l.max_rows_per_snapshot_session = c.max_rows_per_snapshot_session;
+  l.max_bytes_per_snapshot_session = c.max_bytes_per_snapshot_session;
+  l.initialization_lease_ttl_seconds = c.initialization_lease_ttl.count();
+  return r;
+}
+
+Result<protocol::StatusResponse> RuntimeService::GetStatus() {
+  protocol::StatusResponse r;
+  {
+    std::lock_guard lock(impl_->lifecycle_mu);
+    r.lifecycle = impl_->lifecycle == Lifecycle::kRunning        ? "running"
+                  : impl_->lifecycle == Lifecycle::kShuttingDown ? "shutting_down"
+                                                                 : "closed";
+    r.accepting_operations = impl_->lifecycle == Lifecycle::kRunning;
+    r.inflight_operations = impl_->inflight;
+  }
+  r.app_name = impl_->config.app_name;
+  for (const protocol::RegisteredTableSpec& spec : GetCapabilities().registered_table_specs) {
+    r.registered_tables.push_back(spec.schema + "." + spec.table);
+  }
+  r.features = Features(impl_->config.bundle_change_watch.enabled);
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
+  // One pass over user_state (one row per user) instead of go-oversync's COUNT(*) and SUM over
+  // bundle_log: the retained bundle count is sum(head - floor); bytes are exact for small
+  // histories and sampled for large ones (docs/compatibility.md).
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult s, conn->Exec(R"sql(
+WITH u AS (
+  SELECT next_bundle_seq - 1 AS head, retained_bundle_floor AS floor FROM sync.user_state),
+est AS (SELECT GREATEST(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = 'sync.bundle_log'::regclass)
+SELECT
+  (SELECT count(*) FROM u WHERE floor > head),
+  (SELECT COALESCE(max(GREATEST(head, 0)), 0) FROM u),
+  (SELECT COALESCE(min(floor), 0) FROM u),
+  (SELECT COALESCE(max(floor), 0) FROM u),
+  (SELECT COALESCE(min(GREATEST(head - floor, 0)), 0) FROM u),
+  (SELECT COALESCE(max(GREATEST(head - floor, 0)), 0) FROM u),
+  (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sync.history_pruned_error_seq),
+  (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sync.accepted_push_replay_seq),
+  (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sync.rejected_registered_write_seq),
+  (SELECT COALESCE(sum(GREATEST(head - floor, 0)), 0) FROM u),
+  CASE WHEN (SELECT n FROM est) < 100000
+       THEN (SELECT COALESCE(sum(byte_count), 0) FROM sync.bundle_log)
+       ELSE (SELECT (COALESCE(avg(byte_count), 0) * (SELECT n FROM est))::bigint
+             FROM sync.bundle_log TABLESAMPLE SYSTEM (1)) END)sql"));
+  std::int64_t* fields[] = {&r.user_state_retention_floor_ahead_count, &r.latest_bundle_seq_max,
+                            &r.retained_bundle_floor_min, &r.retained_bundle_floor_max,
+                            &r.retained_bundle_window_min, &r.retained_bundle_window_max,
+                            &r.history_pruned_error_count, &r.accepted_push_replay_count,
+                            &r.rejected_registered_write_count, &r.committed_bundle_count,
+                            &r.committed_bundle_bytes};
+  for (int i = 0; i < 11; ++i) *fields[i] = s.Int64(0, i).value_or(0);
+  r.status = r.lifecycle == "running" && r.user_state_retention_floor_ahead_count == 0
+                 ? "healthy"
+                 : "unhealthy";
+  return r;
+}
+
+}  // namespace oversync

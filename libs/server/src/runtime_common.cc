@@ -1,0 +1,139 @@
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "oversync/common/rfc3339.h"
+#include "oversync/common/uuid.h"
+#include "runtime_internal.h"
+
+namespace oversync {
+
+UserLocks::Guard UserLocks::Lock(const std::string& user_id) {
+  std::shared_ptr<std::mutex> mu;
+  {
+    std::lock_guard lock(mu_);
+    Entry& entry = entries_[user_id];
+    ++entry.users;
+    mu = entry.mu;
+  }
+  mu->lock();
+  return Guard(this, user_id, std::move(mu));
+}
+
+UserLocks::Guard::~Guard() {
+  if (!mu_) return;
+  mu_->unlock();
+  std::lock_guard lock(owner_->mu_);
+  auto it = owner_->entries_.find(user_id_);
+  if (it != owner_->entries_.end() && --it->second.users == 0) owner_->entries_.erase(it);
+}
+
+const protocol::TableShape* RegisteredTableLookup::Find(std::string_view schema,
+                                                        std::string_view table) const {
+  for (const RegisteredTableRuntime& t : *tables_) {
+    if (t.shape.schema == schema && t.shape.table == table) return &t.shape;
+  }
+  return nullptr;
+}
+
+const RegisteredTableRuntime* internal::RuntimeState::TableById(std::int32_t table_id) const noexcept {
+  for (const RegisteredTableRuntime& t : registered) {
+    if (t.info.table.table_id == table_id) return &t;
+  }
+  return nullptr;
+}
+
+OperationToken::~OperationToken() {
+  if (impl_ == nullptr) return;
+  std::lock_guard lock(impl_->lifecycle_mu);
+  if (--impl_->inflight == 0) impl_->drained.notify_all();
+}
+
+Result<OperationToken> BeginOperation(internal::RuntimeState& impl) {
+  std::lock_guard lock(impl.lifecycle_mu);
+  if (impl.lifecycle == Lifecycle::kShuttingDown) {
+    return Error(ErrorCode::kServiceUnavailable, "sync service is shutting down");
+  }
+  if (impl.lifecycle == Lifecycle::kClosed) {
+    return Error(ErrorCode::kInternal, "sync service has been closed");
+  }
+  if (!impl.bootstrapped) return Error(ErrorCode::kInternal, "sync service is not bootstrapped");
+  ++impl.inflight;
+  return OperationToken(&impl);
+}
+
+std::string TimestampParam(TimePoint t) { return FormatRfc3339Nano(t); }
+
+TimePoint FromEpochMicros(std::int64_t micros) {
+  return TimePoint(std::chrono::microseconds(micros));
+}
+
+std::string KeyBytesFromWire(protocol::SyncKeyKind kind, std::string_view key_text) {
+  if (kind == protocol::SyncKeyKind::kUuid) {
+    auto uuid = Uuid::ParseCanonical(key_text);
+    if (!uuid) return {};
+    const auto& b = uuid->bytes();
+    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+  return std::string(key_text);
+}
+
+std::string KeyTextFromBytes(protocol::SyncKeyKind kind, std::string_view key_bytes) {
+  if (kind == protocol::SyncKeyKind::kUuid && key_bytes.size() == 16) {
+    Uuid::Bytes b{};
+    for (std::size_t i = 0; i < 16; ++i) b[i] = static_cast<std::uint8_t>(key_bytes[i]);
+    return Uuid(b).ToString();
+  }
+  return std::string(key_bytes);
+}
+
+protocol::JsonValue WireKey(const RegisteredTableRuntime& table, std::string_view key_text) {
+  protocol::JsonValue key = protocol::JsonValue::Object();
+  key.Add(table.shape.key_column, protocol::JsonValue::String(std::string(key_text)));
+  return key;
+}
+
+Status RunUserTransaction(internal::RuntimeState& impl, const std::string& user_id, int attempts,
+                          const std::function<Status(pg::PgConnection&)>& body) {
+  UserLocks::Guard user_guard = impl.user_locks.Lock(user_id);
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl.pool->Acquire());
+  return pg::WithRetry(attempts, std::chrono::milliseconds(25), [&]() -> Status {
+    return pg::InTransaction(*conn, pg::Isolation::kReadCommitted,
+                             [&](pg::PgConnection& tx) -> Status {
+                               OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+                                   "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                                   {user_id}));
+                               if (impl.config.upload_lock_timeout.count() > 0) {
+                                 OVERSYNC_RETURN_IF_ERROR(tx.ExecScript(fmt::format(
+                                     "SET LOCAL lock_timeout = '{}ms'",
+                                     impl.config.upload_lock_timeout.count())));
+                               }
+                               return body(tx);
+                             });
+  });
+}
+
+Status SetBundleContext(pg::PgConnection& tx, const std::string& user_id, std::int64_t user_pk,
+                        const std::string& source_id, std::int64_t source_bundle_id,
+                        const std::string& initialization_id) {
+  // Refuse to nest two bundles in one transaction (server.md §1.13).
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult current, tx.Exec(
+      "SELECT COALESCE(current_setting('oversync.bundle_user_id', true), ''), "
+      "COALESCE(current_setting('oversync.bundle_source_id', true), '')"));
+  if ((!current.Text(0, 0).empty() && current.Text(0, 0) != user_id) ||
+      (!current.Text(0, 1).empty() && current.Text(0, 1) != source_id)) {
+    return {ErrorCode::kInternal,
+            "transaction already carries conflicting sync bundle context for oversync.bundle_user_id"};
+  }
+  OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+      "SELECT set_config('oversync.bundle_user_id', $1, true), "
+      "set_config('oversync.bundle_user_pk', $2, true), "
+      "set_config('oversync.bundle_source_id', $3, true), "
+      "set_config('oversync.bundle_source_bundle_id', $4, true), "
+      "set_config('oversync.bundle_initialization_id', $5, true)",
+      {user_id, std::to_string(user_pk), source_id, std::to_string(source_bundle_id),
+       initialization_id}));
+  return {};
+}
+
+}  // namespace oversync

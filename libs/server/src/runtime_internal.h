@@ -1,0 +1,169 @@
+// Private state of RuntimeService shared by the operation files (runtime_service.cc, scope.cc,
+// push.cc, finalize.cc, read.cc).
+#ifndef OVERSYNC_SERVER_SRC_RUNTIME_INTERNAL_H_
+#define OVERSYNC_SERVER_SRC_RUNTIME_INTERNAL_H_
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bootstrap.h"
+#include "oversync/protocol/json_value.h"
+#include "oversync/protocol/push_validation.h"
+#include "oversync/protocol/wire_profile.h"
+#include "oversync/server/runtime_service.h"
+#include "pg.h"
+
+namespace oversync {
+
+// Serializes the write operations of one user inside this process, so that waiters queue here
+// instead of holding pooled connections while blocked on the PostgreSQL advisory lock (which
+// still excludes other processes, Go servers included). Thread-safe.
+class UserLocks {
+ public:
+  class Guard {
+   public:
+    Guard(UserLocks* owner, std::string user_id, std::shared_ptr<std::mutex> mu)
+        : owner_(owner), user_id_(std::move(user_id)), mu_(std::move(mu)) {}
+    Guard(Guard&& other) noexcept = default;
+    Guard& operator=(Guard&&) = delete;
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+    ~Guard();
+
+   private:
+    UserLocks* owner_;
+    std::string user_id_;
+    std::shared_ptr<std::mutex> mu_;
+  };
+  Guard Lock(const std::string& user_id);
+
+ private:
+  struct Entry {
+    std::shared_ptr<std::mutex> mu = std::make_shared<std::mutex>();
+    int users = 0;
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;  // guarded by mu_
+};
+
+struct RegisteredTableRuntime {
+  bootstrap::TableInfo info;
+  protocol::TableShape shape;  // for push validation
+};
+
+// Table lookup for push validation backed by the bootstrapped tables.
+class RegisteredTableLookup final : public protocol::TableLookup {
+ public:
+  explicit RegisteredTableLookup(const std::vector<RegisteredTableRuntime>* tables) : tables_(tables) {}
+  const protocol::TableShape* Find(std::string_view schema, std::string_view table) const override;
+
+ private:
+  const std::vector<RegisteredTableRuntime>* tables_;
+};
+
+enum class Lifecycle { kRunning, kShuttingDown, kClosed };
+
+namespace internal {
+struct RuntimeState {
+  ServiceConfig config;
+  std::vector<NormalizedTable> tables;
+  std::unique_ptr<pg::PgPool> pool;
+  SystemClock default_clock;
+  CryptoRandom default_random;
+  NullLogger default_logger;
+  const Clock* clock = nullptr;
+  RandomSource* random = nullptr;
+  Logger* logger = nullptr;
+  const protocol::WireProfile* profile = &protocol::GoCanonicalV1Profile();
+
+  // Set by Bootstrap; read-only afterwards.
+  std::vector<RegisteredTableRuntime> registered;
+  std::unique_ptr<RegisteredTableLookup> lookup;
+  bool bootstrapped = false;
+
+  UserLocks user_locks;
+
+  std::mutex lifecycle_mu;
+  std::condition_variable drained;
+  Lifecycle lifecycle = Lifecycle::kRunning;  // guarded by lifecycle_mu
+  int inflight = 0;                           // guarded by lifecycle_mu
+
+  const RegisteredTableRuntime* TableById(std::int32_t table_id) const noexcept;
+};
+}  // namespace internal
+
+// RAII in-flight operation (server.md §7.4).
+class OperationToken {
+ public:
+  explicit OperationToken(internal::RuntimeState* impl) : impl_(impl) {}
+  OperationToken(OperationToken&& other) noexcept : impl_(std::exchange(other.impl_, nullptr)) {}
+  OperationToken& operator=(OperationToken&&) = delete;
+  OperationToken(const OperationToken&) = delete;
+  OperationToken& operator=(const OperationToken&) = delete;
+  ~OperationToken();
+
+ private:
+  internal::RuntimeState* impl_;
+};
+
+// Errors: kServiceUnavailable "sync service is shutting down"; kInternal once closed or before
+// Bootstrap.
+Result<OperationToken> BeginOperation(internal::RuntimeState& impl);
+
+// ---- shared helpers ----
+
+// The current time as a timestamptz parameter (microsecond RFC 3339).
+std::string TimestampParam(TimePoint t);
+// Parses a timestamptz rendered with extract(epoch) * 1e6 as bigint.
+TimePoint FromEpochMicros(std::int64_t micros);
+
+// Key bytes (storage) <-> wire key text (protocol.md §2.9).
+std::string KeyBytesFromWire(protocol::SyncKeyKind kind, std::string_view key_text);
+std::string KeyTextFromBytes(protocol::SyncKeyKind kind, std::string_view key_bytes);
+protocol::JsonValue WireKey(const RegisteredTableRuntime& table, std::string_view key_text);
+
+// Runs `body` in a READ COMMITTED transaction whose first statement takes the user's advisory
+// transaction lock (hashtextextended(user_id, 0): the key Go's session lock uses), under the
+// in-process user lock, retrying retryable SQLSTATEs `attempts` times (25 ms x attempt).
+Status RunUserTransaction(internal::RuntimeState& impl, const std::string& user_id, int attempts,
+                          const std::function<Status(pg::PgConnection&)>& body);
+
+// Sets the transaction-local bundle context (server.md §1.13).
+Status SetBundleContext(pg::PgConnection& tx, const std::string& user_id, std::int64_t user_pk,
+                        const std::string& source_id, std::int64_t source_bundle_id,
+                        const std::string& initialization_id);
+
+struct FinalizedBundle {
+  std::int64_t bundle_seq = 0;
+  std::int64_t row_count = 0;
+  std::string bundle_hash;
+};
+
+// Turns this transaction's captured effects into one bundle (server.md §3.2), records it,
+// advances row_state, notifies watchers and clears the stage. nullopt when nothing was captured
+// (or everything normalized away).
+Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& impl,
+                                                      pg::PgConnection& tx, std::int64_t user_pk,
+                                                      const std::string& source_id,
+                                                      std::int64_t source_bundle_id);
+
+// Source activation after a committed bundle (server.md §4.6) and retention (§7.1).
+Status ActivateSourceAndRetain(internal::RuntimeState& impl, pg::PgConnection& tx,
+                               std::int64_t user_pk, const std::string& user_id,
+                               const std::string& source_id, std::int64_t source_bundle_id,
+                               std::int64_t bundle_seq);
+
+// Converts a PostgreSQL to_jsonb row text to the wire payload (server.md §3.4): bytea columns
+// re-encoded as base64, `_sync_scope_id` removed. `canonical` forces Go canonical output (bundle
+// payloads); otherwise the original text is returned untouched when nothing had to change.
+Result<std::string> WirePayloadFromDb(const RegisteredTableRuntime& table, std::string_view text,
+                                      bool canonical, protocol::JsonParser& parser);
+
+}  // namespace oversync
+
+#endif  // OVERSYNC_SERVER_SRC_RUNTIME_INTERNAL_H_

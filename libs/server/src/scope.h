@@ -1,0 +1,42 @@
+// Scope (user) state: lazy creation, locking, lease expiry and the connect lifecycle
+// (server.md §7.2).
+#ifndef OVERSYNC_SERVER_SRC_SCOPE_H_
+#define OVERSYNC_SERVER_SRC_SCOPE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "runtime_internal.h"
+
+namespace oversync {
+
+enum class ScopeStateCode : std::int16_t { kUninitialized = 0, kInitializing = 1, kInitialized = 2 };
+
+struct ScopeRow {
+  std::int64_t user_pk = 0;
+  ScopeStateCode state = ScopeStateCode::kUninitialized;
+  std::string initializer_source_id;
+  std::string initialization_id;
+  TimePoint lease_expires_at{};
+  std::int64_t next_bundle_seq = 1;
+  std::int64_t retained_bundle_floor = 0;
+};
+
+// Ensures the user_state and scope_state rows exist, locks both (FOR UPDATE) and resets an
+// elapsed INITIALIZING lease to UNINITIALIZED.
+Result<ScopeRow> EnsureAndLockScope(pg::PgConnection& tx, const std::string& user_id, TimePoint now);
+
+// Locks the scope of an existing user (FOR UPDATE) and lazily expires the lease.
+Result<ScopeRow> LockScopeByUserPk(pg::PgConnection& tx, std::int64_t user_pk, TimePoint now);
+
+// requireActiveInitializationLease (server.md §7.2): the scope must be INITIALIZING with a live
+// lease owned by `source_id` under `initialization_id`; the lease is refreshed to `refresh_to`.
+// Errors: kInitializationStale / kInitializationExpired with Go's messages.
+Status RequireActiveInitializationLease(pg::PgConnection& tx, ScopeRow& scope,
+                                        const std::string& source_id,
+                                        const std::string& initialization_id, TimePoint now,
+                                        TimePoint refresh_to);
+
+}  // namespace oversync
+
+#endif  // OVERSYNC_SERVER_SRC_SCOPE_H_
