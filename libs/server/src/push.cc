@@ -363,7 +363,7 @@ Status CheckConflicts(internal::RuntimeState& impl, pg::PgConnection& tx, std::i
     details.server_row_deleted = deleted;
     if (has_state && !deleted) {
       OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult current, tx.Exec(
-          fmt::format("SELECT to_jsonb(t)::text FROM {}.{} t WHERE t.{} = $1 AND "
+          fmt::format("SELECT (to_jsonb(t) - '_sync_scope_id')::text FROM {}.{} t WHERE t.{} = $1 AND "
                       "t._sync_scope_id = $2",
                       pg::QuoteIdent(row.table->shape.schema), pg::QuoteIdent(row.table->shape.table),
                       pg::QuoteIdent(row.table->shape.key_column)),

@@ -1,0 +1,280 @@
+#include "oversync/server/http_handlers.h"
+
+#include <fmt/format.h>
+
+#include "oversync/http/url.h"
+#include "oversync/protocol/codec.h"
+#include "oversync/protocol/errors.h"
+#include "oversync/protocol/query.h"
+
+namespace oversync {
+namespace {
+
+http::Response JsonError(const oversync::Status& status, ErrorCode generic_code,
+                         std::string_view generic_message) {
+  const protocol::ErrorResponse body =
+      protocol::ErrorResponseFromStatus(status, generic_code, generic_message);
+  const int http_status = protocol::IsProtocolErrorCode(status.code())
+                              ? status.info().http_status
+                              : ErrorInfoFor(generic_code).http_status;
+  return http::Response::Json(http_status, protocol::EncodeErrorResponse(body));
+}
+
+http::Response Simple(ErrorCode code, std::string message) {
+  protocol::ErrorResponse body;
+  body.error = std::string(ErrorInfoFor(code).wire_name);
+  body.message = std::move(message);
+  return http::Response::Json(ErrorInfoFor(code).http_status, protocol::EncodeErrorResponse(body));
+}
+
+// Handler preamble shared by every actor endpoint (protocol.md §1.3): method, then actor.
+std::optional<http::Response> Preamble(const http::Request& request, std::string_view method,
+                                       const Actor* actor) {
+  if (request.method != method) {
+    return Simple(ErrorCode::kMethodNotAllowed, fmt::format("Only {} method is allowed", method));
+  }
+  if (actor == nullptr) {
+    return Simple(ErrorCode::kAuthenticationFailed,
+                  "authenticated actor not found in request context");
+  }
+  if (actor->user_id.empty()) {
+    return Simple(ErrorCode::kAuthenticationFailed, "actor user_id is required");
+  }
+  if (actor->source_id.empty()) {
+    return Simple(ErrorCode::kAuthenticationFailed, "actor source_id is required");
+  }
+  return std::nullopt;
+}
+
+std::string_view TrimView(std::string_view s) {
+  const auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string Join(std::string_view base, std::string_view path) {
+  std::string out(base);
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  out += path;
+  return out;
+}
+
+}  // namespace
+
+HttpSyncHandlers::HttpSyncHandlers(RuntimeService& service, Authenticator authenticate,
+                                   Options options)
+    : service_(service), authenticate_(std::move(authenticate)), options_(std::move(options)) {}
+
+std::optional<Actor> HttpSyncHandlers::ResolveActor(const http::Request& request,
+                                                    http::Response& rejection) const {
+  AuthResult auth = authenticate_(request);
+  if (!auth.user_id) {
+    rejection = std::move(auth.rejection);
+    return std::nullopt;
+  }
+  const std::string_view user = TrimView(*auth.user_id);
+  if (user.empty()) {
+    rejection = Simple(ErrorCode::kAuthenticationFailed,
+                       "authenticated user_id not found in request context");
+    return std::nullopt;
+  }
+  const std::string_view source = TrimView(request.Header("Oversync-Source-ID").value_or(""));
+  if (source.empty()) {
+    rejection = Simple(ErrorCode::kInvalidRequest, "Oversync-Source-ID header is required");
+    return std::nullopt;
+  }
+  return Actor{std::string(user), std::string(source)};
+}
+
+Status HttpSyncHandlers::MountSyncRoutes(http::Router& router, std::string_view base_path) const {
+  // Wraps an endpoint with authentication and the actor middleware.
+  const auto guarded = [this](auto endpoint) {
+    return [this, endpoint](const http::Request& request, const http::PathParams& params) {
+      http::Response rejection;
+      const std::optional<Actor> actor = ResolveActor(request, rejection);
+      if (!actor) return rejection;
+      return endpoint(request, &*actor, params);
+    };
+  };
+  const std::pair<const char*, const char*> routes[] = {
+      {"POST", "/sync/connect"},
+      {"POST", "/sync/push-sessions"},
+      {"POST", "/sync/push-sessions/{push_id}/chunks"},
+      {"POST", "/sync/push-sessions/{push_id}/commit"},
+      {"DELETE", "/sync/push-sessions/{push_id}"},
+      {"GET", "/sync/committed-bundles/{bundle_seq}/rows"},
+      {"GET", "/sync/pull"},
+      {"GET", "/sync/capabilities"},
+  };
+  using Endpoint =
+      std::function<http::Response(const http::Request&, const Actor*, const http::PathParams&)>;
+  const Endpoint endpoints[] = {
+      [this](const http::Request& r, const Actor* a, const http::PathParams&) {
+        return HandleConnect(r, a);
+      },
+      [this](const http::Request& r, const Actor* a, const http::PathParams&) {
+        return HandleCreatePushSession(r, a);
+      },
+      [this](const http::Request& r, const Actor* a, const http::PathParams& p) {
+        return HandleUploadPushChunk(r, a, p.Get("push_id"));
+      },
+      [this](const http::Request& r, const Actor* a, const http::PathParams& p) {
+        return HandleCommitPushSession(r, a, p.Get("push_id"));
+      },
+      [this](const http::Request& r, const Actor* a, const http::PathParams& p) {
+        return HandleDeletePushSession(r, a, p.Get("push_id"));
+      },
+      [this](const http::Request& r, const Actor* a, const http::PathParams& p) {
+        return HandleGetCommittedBundleRows(r, a, p.Get("bundle_seq"));
+      },
+      [this](const http::Request& r, const Actor* a, const http::PathParams&) {
+        return HandlePull(r, a);
+      },
+      [this](const http::Request& r, const Actor* a, const http::PathParams&) {
+        return HandleCapabilities(r, a);
+      },
+  };
+  for (std::size_t i = 0; i < std::size(routes); ++i) {
+    OVERSYNC_RETURN_IF_ERROR(
+        router.Add(routes[i].first, Join(base_path, routes[i].second), guarded(endpoints[i])));
+  }
+  return {};
+}
+
+Status HttpSyncHandlers::MountStatusRoutes(http::Router& router, std::string_view base_path) const {
+  OVERSYNC_RETURN_IF_ERROR(router.Add(
+      "GET", Join(base_path, "/syncx/health"),
+      [this](const http::Request& r, const http::PathParams&) { return HandleHealth(r); }));
+  return router.Add("GET", Join(base_path, "/syncx/status"),
+                    [this](const http::Request& r, const http::PathParams&) {
+                      return HandleStatus(r);
+                    });
+}
+
+http::Response HttpSyncHandlers::HandleConnect(const http::Request& request,
+                                               const Actor* actor) const {
+  if (auto early = Preamble(request, "POST", actor)) return std::move(*early);
+  auto decoded = protocol::DecodeConnectRequest(request.body);
+  if (!decoded) return JsonError(decoded.error(), ErrorCode::kConnectFailed, "");
+  auto result = service_.Connect(*actor, *decoded);
+  if (!result) {
+    return JsonError(result.error(), ErrorCode::kConnectFailed,
+                     "Failed to resolve connect lifecycle");
+  }
+  return http::Response::Json(200, protocol::EncodeConnectResponse(*result));
+}
+
+http::Response HttpSyncHandlers::HandleCreatePushSession(const http::Request& request,
+                                                         const Actor* actor) const {
+  if (auto early = Preamble(request, "POST", actor)) return std::move(*early);
+  auto decoded = protocol::DecodePushSessionCreateRequest(request.body);
+  if (!decoded) return JsonError(decoded.error(), ErrorCode::kPushSessionCreateFailed, "");
+  auto result = service_.CreatePushSession(*actor, *decoded);
+  if (!result) {
+    return JsonError(result.error(), ErrorCode::kPushSessionCreateFailed,
+                     "Failed to create push session");
+  }
+  return http::Response::Json(200, protocol::EncodePushSessionCreateResponse(*result));
+}
+
+http::Response HttpSyncHandlers::HandleUploadPushChunk(const http::Request& request,
+                                                       const Actor* actor,
+                                                       std::string_view push_id) const {
+  if (auto early = Preamble(request, "POST", actor)) return std::move(*early);
+  auto decoded = protocol::DecodePushChunkRequest(request.body);
+  if (!decoded) return JsonError(decoded.error(), ErrorCode::kPushChunkFailed, "");
+  auto result = service_.UploadPushChunk(*actor, push_id, std::move(*decoded));
+  if (!result) {
+    return JsonError(result.error(), ErrorCode::kPushChunkFailed, "Failed to upload push chunk");
+  }
+  return http::Response::Json(200, protocol::EncodePushChunkResponse(*result));
+}
+
+http::Response HttpSyncHandlers::HandleCommitPushSession(const http::Request& request,
+                                                         const Actor* actor,
+                                                         std::string_view push_id) const {
+  if (auto early = Preamble(request, "POST", actor)) return std::move(*early);
+  auto result = service_.CommitPushSession(*actor, push_id);
+  if (!result) {
+    return JsonError(result.error(), ErrorCode::kPushSessionCommitFailed,
+                     "Failed to commit push session");
+  }
+  return http::Response::Json(200, protocol::EncodePushSessionCommitResponse(*result));
+}
+
+http::Response HttpSyncHandlers::HandleDeletePushSession(const http::Request& request,
+                                                         const Actor* actor,
+                                                         std::string_view push_id) const {
+  if (auto early = Preamble(request, "DELETE", actor)) return std::move(*early);
+  const oversync::Status status = service_.DeletePushSession(*actor, push_id);
+  if (!status.ok()) {
+    return JsonError(status, ErrorCode::kPushSessionDeleteFailed, "Failed to delete push session");
+  }
+  return http::Response::NoContent();
+}
+
+http::Response HttpSyncHandlers::HandleGetCommittedBundleRows(const http::Request& request,
+                                                              const Actor* actor,
+                                                              std::string_view bundle_seq) const {
+  if (auto early = Preamble(request, "GET", actor)) return std::move(*early);
+  const ServiceConfig& config = service_.config();
+  auto query = protocol::ParseCommittedBundleRowsQuery(
+      bundle_seq, http::ParseQuery(request.raw_query),
+      config.default_rows_per_committed_bundle_chunk, config.max_rows_per_committed_bundle_chunk);
+  if (!query) return JsonError(query.error(), ErrorCode::kCommittedBundleRowsFailed, "");
+  auto result = service_.GetCommittedBundleRows(*actor, *query);
+  if (!result) {
+    return JsonError(result.error(), ErrorCode::kCommittedBundleRowsFailed,
+                     "Failed to fetch committed bundle rows");
+  }
+  return http::Response::Json(200, protocol::EncodeCommittedBundleRowsResponse(*result));
+}
+
+http::Response HttpSyncHandlers::HandlePull(const http::Request& request,
+                                            const Actor* actor) const {
+  if (auto early = Preamble(request, "GET", actor)) return std::move(*early);
+  auto query = protocol::ParsePullQuery(http::ParseQuery(request.raw_query), 1000, 5000);
+  if (!query) return JsonError(query.error(), ErrorCode::kPullFailed, "");
+  auto result = service_.ProcessPull(*actor, *query);
+  if (!result) return JsonError(result.error(), ErrorCode::kPullFailed, "Failed to process pull");
+  return http::Response::Json(200, protocol::EncodePullResponse(*result));
+}
+
+http::Response HttpSyncHandlers::HandleCapabilities(const http::Request& request,
+                                                    const Actor* actor) const {
+  if (request.method != "GET") {
+    return Simple(ErrorCode::kMethodNotAllowed, "Only GET method is allowed");
+  }
+  protocol::CapabilitiesResponse capabilities = service_.GetCapabilities();
+  // The per-actor watch policy applies only when watch is enabled and the actor is complete.
+  if (capabilities.features["bundle_change_watch"] && actor != nullptr &&
+      !actor->user_id.empty() && !actor->source_id.empty() &&
+      options_.bundle_change_watch_allowed && !options_.bundle_change_watch_allowed(*actor)) {
+    capabilities.features["bundle_change_watch"] = false;
+  }
+  return http::Response::Json(200, protocol::EncodeCapabilitiesResponse(capabilities));
+}
+
+http::Response HttpSyncHandlers::HandleHealth(const http::Request& request) const {
+  if (request.method != "GET") {
+    return Simple(ErrorCode::kMethodNotAllowed, "Only GET method is allowed");
+  }
+  auto status = service_.GetStatus();
+  if (!status) return Simple(ErrorCode::kHealthFailed, "Failed to get health status");
+  return http::Response::Json(status->status == "healthy" ? 200 : 503,
+                              protocol::EncodeStatusResponse(*status));
+}
+
+http::Response HttpSyncHandlers::HandleStatus(const http::Request& request) const {
+  if (request.method != "GET") {
+    return Simple(ErrorCode::kMethodNotAllowed, "Only GET method is allowed");
+  }
+  auto status = service_.GetStatus();
+  if (!status) return Simple(ErrorCode::kStatusFailed, "Failed to get service status");
+  return http::Response::Json(200, protocol::EncodeStatusResponse(*status));
+}
+
+}  // namespace oversync
