@@ -69,6 +69,9 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& d
     while (!message.empty() && message.back() == '\n') message.pop_back();
     return Error(ErrorCode::kUnavailable, fmt::format("cannot connect to PostgreSQL: {}", message));
   }
+  // Server NOTICEs (e.g. "trigger ... does not exist, skipping") are not errors; libpq's
+  // default processor would print them to stderr.
+  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
   std::unique_ptr<PgConnection> out(new PgConnection(std::move(conn)));  // NOLINT: private ctor
   OVERSYNC_RETURN_IF_ERROR(out->ExecScript("SET TimeZone = 'UTC'"));
   return out;

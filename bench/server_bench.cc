@@ -1,0 +1,197 @@
+// Server runtime against a real PostgreSQL (issue: server runtime part 1). Needs
+// OVERSYNC_TEST_DSN (run through scripts/with-postgres.sh); numbers go to docs/benchmarks.md.
+//   BM_Commit10kRowBundle      create + 2 chunks of 5,000 + commit of 10,000 INSERT rows
+//   BM_PullThroughput          pull 100 bundles x 100 rows (10,000 rows) in pages of 1,000
+//   BM_SmallPushLatency/50     50 users concurrently pushing 1-row bundles; p50/p99 in ms
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include "oversync/common/random.h"
+#include "oversync/common/uuid.h"
+#include "oversync/protocol/json_value.h"
+#include "oversync/server/runtime_service.h"
+#include "oversync/testing/pg_test_database.h"
+
+namespace {
+
+using namespace oversync;  // NOLINT(google-build-using-namespace): benchmark file
+
+struct Env {
+  std::unique_ptr<testing::PgTestDatabase> db;
+  std::unique_ptr<RuntimeService> service;
+};
+
+Result<Env> MakeEnv(int max_connections) {
+  Env env;
+  OVERSYNC_ASSIGN_OR_RETURN(env.db, testing::PgTestDatabase::Create());
+  OVERSYNC_RETURN_IF_ERROR(env.db->QueryScalar(
+      "CREATE SCHEMA business; CREATE TABLE business.users (_sync_scope_id TEXT NOT NULL, id UUID "
+      "NOT NULL, name TEXT, email TEXT, age INTEGER, score NUMERIC, active BOOLEAN, "
+      "PRIMARY KEY (_sync_scope_id, id))"));
+  ServiceConfig config;
+  config.registered_tables = {{"business", "users", {"id"}}};
+  RuntimeOptions options;
+  options.database_url = env.db->dsn();
+  options.max_connections = max_connections;
+  OVERSYNC_ASSIGN_OR_RETURN(env.service, RuntimeService::Create(config, options));
+  OVERSYNC_RETURN_IF_ERROR(env.service->Bootstrap());
+  return env;
+}
+
+protocol::PushRequestRow UserRow(SeededRandom& random, int i) {
+  protocol::PushRequestRow row;
+  row.schema = "business";
+  row.table = "users";
+  const std::string id = Uuid::NewV4(random).ToString();
+  row.key = protocol::JsonValue::Object();
+  row.key.Add("id", protocol::JsonValue::String(id));
+  row.op = "INSERT";
+  row.payload_present = true;
+  row.payload = protocol::ParseJson(fmt::format(
+                    R"({{"id":"{}","name":"User {}","email":"u{}@example.com","age":{},"score":{}.5,"active":true}})",
+                    id, i, i, i % 90, i % 1000))
+                    .value();
+  return row;
+}
+
+Status PushRows(RuntimeService& service, const Actor& actor, std::int64_t sbid,
+                std::vector<protocol::PushRequestRow> rows, std::size_t chunk_rows) {
+  protocol::PushSessionCreateRequest create;
+  create.source_bundle_id = sbid;
+  create.planned_row_count = static_cast<std::int64_t>(rows.size());
+  OVERSYNC_ASSIGN_OR_RETURN(auto session, service.CreatePushSession(actor, create));
+  for (std::size_t start = 0; start < rows.size(); start += chunk_rows) {
+    protocol::PushChunkRequest chunk;
+    chunk.start_row_ordinal = static_cast<std::int64_t>(start);
+    const std::size_t end = std::min(rows.size(), start + chunk_rows);
+    chunk.rows.assign(std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(start)),
+                      std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(end)));
+    OVERSYNC_RETURN_IF_ERROR(service.UploadPushChunk(actor, session.push_id, std::move(chunk)));
+  }
+  OVERSYNC_RETURN_IF_ERROR(service.CommitPushSession(actor, session.push_id));
+  return {};
+}
+
+void BM_Commit10kRowBundle(benchmark::State& state) {
+  auto env = MakeEnv(4);
+  if (!env) {
+    state.SkipWithError(env.error().ToString().c_str());
+    return;
+  }
+  const Actor actor{"bench-user", "bench-device"};
+  (void)env->service->Connect(actor, {false});
+  SeededRandom random(1);
+  std::int64_t sbid = 0;
+  int counter = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::vector<protocol::PushRequestRow> rows;
+    rows.reserve(10000);
+    for (int i = 0; i < 10000; ++i) rows.push_back(UserRow(random, counter++));
+    state.ResumeTiming();
+    const Status st = PushRows(*env->service, actor, ++sbid, std::move(rows), 5000);
+    if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+  }
+  state.counters["rows/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * 10000), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Commit10kRowBundle)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_PullThroughput(benchmark::State& state) {
+  auto env = MakeEnv(4);
+  if (!env) {
+    state.SkipWithError(env.error().ToString().c_str());
+    return;
+  }
+  const Actor actor{"bench-user", "bench-device"};
+  (void)env->service->Connect(actor, {false});
+  SeededRandom random(2);
+  for (int b = 1; b <= 100; ++b) {
+    std::vector<protocol::PushRequestRow> rows;
+    for (int i = 0; i < 100; ++i) rows.push_back(UserRow(random, b * 100 + i));
+    const Status st = PushRows(*env->service, actor, b, std::move(rows), 1000);
+    if (!st.ok()) {
+      state.SkipWithError(st.ToString().c_str());
+      return;
+    }
+  }
+  std::int64_t rows_served = 0;
+  for (auto _ : state) {
+    std::int64_t after = 0;
+    std::int64_t stable = 0;
+    while (true) {
+      auto page = env->service->ProcessPull(actor, {after, 10, stable});
+      if (!page) {
+        state.SkipWithError(page.error().ToString().c_str());
+        return;
+      }
+      stable = page->stable_bundle_seq;
+      for (const auto& bundle : page->bundles) {
+        rows_served += static_cast<std::int64_t>(bundle.rows.size());
+        after = bundle.bundle_seq;
+      }
+      if (!page->has_more) break;
+    }
+  }
+  state.counters["rows/s"] =
+      benchmark::Counter(static_cast<double>(rows_served), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_PullThroughput)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_SmallPushLatency(benchmark::State& state) {
+  const int users = static_cast<int>(state.range(0));
+  auto env = MakeEnv(20);
+  if (!env) {
+    state.SkipWithError(env.error().ToString().c_str());
+    return;
+  }
+  for (int u = 0; u < users; ++u) {
+    (void)env->service->Connect({fmt::format("user-{}", u), "device"}, {false});
+  }
+  std::vector<double> latencies_ms;
+  std::int64_t round = 0;
+  for (auto _ : state) {
+    ++round;
+    std::vector<std::vector<double>> per_thread(static_cast<std::size_t>(users));
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int u = 0; u < users; ++u) {
+      threads.emplace_back([&, u] {
+        SeededRandom random(static_cast<std::uint64_t>(u * 1000 + round));
+        const Actor actor{fmt::format("user-{}", u), "device"};
+        for (int k = 0; k < 4; ++k) {
+          std::vector<protocol::PushRequestRow> rows{UserRow(random, k)};
+          const auto start = std::chrono::steady_clock::now();
+          const Status st = PushRows(*env->service, actor, (round - 1) * 4 + k + 1, std::move(rows), 1);
+          const auto end = std::chrono::steady_clock::now();
+          if (!st.ok()) ++failures;
+          per_thread[static_cast<std::size_t>(u)].push_back(
+              std::chrono::duration<double, std::milli>(end - start).count());
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    if (failures > 0) state.SkipWithError("push failed");
+    for (auto& v : per_thread) latencies_ms.insert(latencies_ms.end(), v.begin(), v.end());
+  }
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  const auto pct = [&](double p) {
+    if (latencies_ms.empty()) return 0.0;
+    return latencies_ms[static_cast<std::size_t>(p * static_cast<double>(latencies_ms.size() - 1))];
+  };
+  state.counters["p50_ms"] = pct(0.50);
+  state.counters["p99_ms"] = pct(0.99);
+  state.counters["pushes"] = static_cast<double>(latencies_ms.size());
+}
+BENCHMARK(BM_SmallPushLatency)->Arg(50)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
