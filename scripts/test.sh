@@ -33,11 +33,16 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan
 run_ctest asan --preset asan
 
-stage "benchmarks start"
-for b in build/ci/bench/*_bench; do
-  [ -x "$b" ] || continue
-  "$b" --benchmark_min_time=0.01 >/dev/null
-done
+stage "benchmarks start (one short run each; numbers come from docs/benchmarks.md runs)"
+bash scripts/with-postgres.sh bash -c '
+  set -e
+  for b in build/ci/bench/*_bench; do
+    [ -x "$b" ] || continue
+    out=$("$b" --benchmark_min_time=0.01 2>&1) || { echo "$out"; exit 1; }
+    if echo "$out" | grep -q "ERROR OCCURRED"; then echo "$out"; exit 1; fi
+    echo "$(basename "$b"): ok"
+  done'
+
 
 stage "fuzzers (clang-14 libFuzzer, ASan+UBSan), 10 s each"
 cmake --preset fuzz >/dev/null
