@@ -212,7 +212,7 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
         "DELETE FROM sync.push_sessions WHERE user_pk = $1 AND source_id = $2 AND "
         "source_bundle_id = $3",
         {user_pk, actor.source_id, std::to_string(request.source_bundle_id)}));
-    const std::string push_id = Uuid::NewV4(*impl_->random).ToString();
+    const std::string push_id = impl_->NewUuidText();
     OVERSYNC_RETURN_IF_ERROR(tx.Exec(
         "INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, "
         "planned_row_count, next_expected_row_ordinal, initialization_id, expires_at) "

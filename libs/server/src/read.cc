@@ -58,6 +58,8 @@ Result<protocol::CommittedBundleRowsResponse> RuntimeService::GetCommittedBundle
     const Actor& actor, const protocol::CommittedBundleRowsQuery& query) {
   OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
   OVERSYNC_RETURN_IF_ERROR(protocol::ValidateCommittedBundleRowsQuery(query));
+  const std::int64_t max_rows =
+      std::min(query.max_rows, impl_->config.max_rows_per_committed_bundle_chunk);
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
   protocol::CommittedBundleRowsResponse response;
   Status status = pg::InTransaction(*conn, pg::Isolation::kRepeatableRead,
@@ -83,13 +85,13 @@ Result<protocol::CommittedBundleRowsResponse> RuntimeService::GetCommittedBundle
         "FROM sync.bundle_rows WHERE user_pk = $1 AND bundle_seq = $2 AND row_ordinal > $3 "
         "ORDER BY row_ordinal LIMIT $4",
         {std::string(user.Text(0, 0)), std::to_string(query.bundle_seq),
-         std::to_string(after + 1), std::to_string(query.max_rows + 1)}));
+         std::to_string(after + 1), std::to_string(max_rows + 1)}));
     response.bundle_seq = query.bundle_seq;
     response.source_id = user.Text(0, 2);
     response.source_bundle_id = user.Int64(0, 3).value_or(0);
     response.row_count = user.Int64(0, 4).value_or(0);
     response.bundle_hash = user.Text(0, 5);
-    const int take = static_cast<int>(std::min<std::int64_t>(rows.rows(), query.max_rows));
+    const int take = static_cast<int>(std::min<std::int64_t>(rows.rows(), max_rows));
     protocol::JsonParser parser;
     for (int r = 0; r < take; ++r) {
       OVERSYNC_ASSIGN_OR_RETURN(protocol::BundleRow row,

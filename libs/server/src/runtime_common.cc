@@ -43,6 +43,11 @@ const RegisteredTableRuntime* internal::RuntimeState::TableById(std::int32_t tab
   return nullptr;
 }
 
+std::string internal::RuntimeState::NewUuidText() {
+  std::lock_guard lock(random_mu);
+  return Uuid::NewV4(*random).ToString();
+}
+
 OperationToken::~OperationToken() {
   if (impl_ == nullptr) return;
   std::lock_guard lock(impl_->lifecycle_mu);

@@ -88,6 +88,11 @@ struct RuntimeState {
 
   UserLocks user_locks;
 
+  // Injected RandomSources need only be thread-compatible; operations of different users run
+  // concurrently, so draws are serialized here.
+  std::mutex random_mu;
+  std::string NewUuidText();
+
   std::mutex lifecycle_mu;
   std::condition_variable drained;
   Lifecycle lifecycle = Lifecycle::kRunning;  // guarded by lifecycle_mu

@@ -126,7 +126,7 @@ Result<protocol::ConnectResponse> RuntimeService::Connect(const Actor& actor,
       case ScopeStateCode::kUninitialized:
         if (!request.has_local_pending_rows) return initialize_empty();
         {
-          const std::string id = Uuid::NewV4(*impl_->random).ToString();
+          const std::string id = impl_->NewUuidText();
           OVERSYNC_RETURN_IF_ERROR(tx.Exec(
               "UPDATE sync.scope_state SET state_code = 1, initializer_source_id = $2, "
               "initialization_id = $3::uuid, lease_expires_at = $4::timestamptz WHERE user_pk = $1",

@@ -37,7 +37,8 @@ struct RuntimeOptions {
   std::string database_url;
   int max_connections = 10;
   // Injected dependencies; nullptr selects SystemClock / CryptoRandom / NullLogger. Non-null
-  // pointers must outlive the service.
+  // pointers must outlive the service. The clock and logger must be thread-safe; the random
+  // source may be thread-compatible (the service serializes its draws).
   const Clock* clock = nullptr;
   RandomSource* random = nullptr;
   Logger* logger = nullptr;
