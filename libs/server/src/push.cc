@@ -166,10 +166,6 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
             tx, scope, actor.source_id, init_id, now, now + impl_->config.initialization_lease_ttl));
         break;
       case ScopeStateCode::kInitialized:
-        if (!init_id.empty()) {
-          return {ErrorCode::kPushSessionInvalid,
-                  "initialization_id must be absent once the scope is initialized"};
-        }
         break;
     }
     const std::string user_pk = std::to_string(scope.user_pk);
@@ -180,6 +176,13 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
         "WHERE user_pk = $1 AND source_id = $2 AND source_bundle_id = $3 AND bundle_seq > $4",
         {user_pk, actor.source_id, std::to_string(request.source_bundle_id),
          std::to_string(scope.retained_bundle_floor)}));
+    // A seed commit whose response was lost is retried with its initialization_id after the
+    // scope became INITIALIZED; Go answers 400 there and strands the device (kmp-client.md §7.2).
+    // We answer the replay first and only reject the id when there is nothing to replay.
+    if (replay.rows() == 0 && scope.state == ScopeStateCode::kInitialized && !init_id.empty()) {
+      return {ErrorCode::kPushSessionInvalid,
+              "initialization_id must be absent once the scope is initialized"};
+    }
     if (replay.rows() == 1) {
       response = protocol::PushSessionCreateResponse();
       response.status = protocol::PushSessionStatus::kAlreadyCommitted;

@@ -148,6 +148,15 @@ Result<protocol::PullResponse> RuntimeService::ProcessPull(const Actor& actor,
     // item 1; docs/compatibility.md).
     if (floor > 0 && after <= floor) return HistoryPruned(after, floor, actor.user_id);
     if (target > 0 && target <= floor) return HistoryPruned(target, floor, actor.user_id);
+    // A checkpoint ahead of the head (server database restored or reset) would make Go answer
+    // 200 with stable < after, which every client rejects forever; history_pruned makes them
+    // rebuild (kmp-client.md §7.2).
+    if (target == 0 && after > head) {
+      return {ErrorCode::kHistoryPruned,
+              fmt::format("requested checkpoint {} is ahead of the retained history head {} for "
+                          "user {}",
+                          after, head, actor.user_id)};
+    }
     const std::int64_t stable = target > 0 ? target : head;
     if (stable > 0 && stable <= floor) return HistoryPruned(stable, floor, actor.user_id);
     response.stable_bundle_seq = stable;

@@ -355,3 +355,47 @@ TEST_F(RetentionTest, PrunesHistoryButKeepsStateAndWatermark) {
 
 }  // namespace
 }  // namespace oversync::testing
+
+namespace oversync::testing {
+namespace {
+
+// kmp-client.md §7.2 mitigation (docs/compatibility.md): a retried seed create that still
+// carries the initialization_id gets the replay instead of a 400 once the seed committed.
+TEST_F(RuntimeTest, RetriedSeedCreateWithInitializationIdReplays) {
+  auto a = service_->Connect(kAlice, {true});
+  ASSERT_TRUE(a.has_value());
+  auto session = service_->CreatePushSession(kAlice, {1, 1, a->initialization_id});
+  ASSERT_TRUE(session.has_value()) << session.error().ToString();
+  protocol::PushChunkRequest chunk;
+  chunk.rows.push_back(Row("users", UserKey(1), "INSERT", 0, R"({"name":"Ann"})"));
+  ASSERT_TRUE(service_->UploadPushChunk(kAlice, session->push_id, chunk).has_value());
+  auto commit = service_->CommitPushSession(kAlice, session->push_id);
+  ASSERT_TRUE(commit.has_value());
+  auto retry = service_->CreatePushSession(kAlice, {1, 1, a->initialization_id});
+  ASSERT_TRUE(retry.has_value()) << retry.error().ToString();
+  EXPECT_EQ(retry->status, protocol::PushSessionStatus::kAlreadyCommitted);
+  EXPECT_EQ(retry->bundle_hash, commit->bundle_hash);
+  // With nothing to replay the id is still refused.
+  auto next = service_->CreatePushSession(kAlice, {2, 1, a->initialization_id});
+  EXPECT_EQ(next.error().message(), "initialization_id must be absent once the scope is initialized");
+}
+
+// kmp-client.md §7.2 mitigation: a checkpoint ahead of the head is history_pruned, not 200.
+TEST_F(RuntimeTest, CheckpointAheadOfHeadIsHistoryPruned) {
+  InitializeScope(kAlice);
+  ASSERT_TRUE(Push(kAlice, 1, {Row("users", UserKey(1), "INSERT", 0, R"({"name":"A"})")})
+                  .has_value());
+  auto ahead = service_->ProcessPull(kAlice, {5, 100, 0});
+  ASSERT_FALSE(ahead.has_value());
+  EXPECT_EQ(ahead.error().code(), ErrorCode::kHistoryPruned);
+  auto at_head = service_->ProcessPull(kAlice, {1, 100, 0});
+  ASSERT_TRUE(at_head.has_value());
+  EXPECT_TRUE(at_head->bundles.empty());
+  // An explicit target above the head is still echoed like Go (protocol.md §3.7).
+  auto target = service_->ProcessPull(kAlice, {5, 100, 9});
+  ASSERT_TRUE(target.has_value());
+  EXPECT_EQ(target->stable_bundle_seq, 9);
+}
+
+}  // namespace
+}  // namespace oversync::testing
