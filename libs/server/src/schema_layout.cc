@@ -252,6 +252,7 @@ DECLARE
   key_kind SMALLINT;
   old_key BYTEA;
   new_key BYTEA;
+  new_image JSONB;
 BEGIN
   IF ctx_user IS NULL THEN
     PERFORM nextval('sync.rejected_registered_write_seq');
@@ -295,23 +296,25 @@ BEGIN
   IF NEW._sync_scope_id <> ctx_user THEN
     RAISE EXCEPTION 'oversync capture scope mismatch for %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME;
   END IF;
+  -- One to_jsonb per firing: it feeds both the key and the staged payload.
+  new_image := to_jsonb(NEW);
   IF key_kind = 1 THEN
-    new_key := uuid_send((to_jsonb(NEW) ->> key_column)::uuid);
+    new_key := uuid_send((new_image ->> key_column)::uuid);
   ELSE
-    new_key := convert_to(to_jsonb(NEW) ->> key_column, 'UTF8');
+    new_key := convert_to(new_image ->> key_column, 'UTF8');
   END IF;
   IF TG_OP = 'UPDATE' AND old_key IS DISTINCT FROM new_key THEN
     -- A key change is a delete of the old identity plus an insert of the new one.
     INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
     VALUES (txid_current(), ctx_user_pk, catalog_table_id, 3, old_key, NULL),
            (txid_current(), ctx_user_pk, catalog_table_id, 1, new_key,
-            to_jsonb(NEW) - '_sync_scope_id');
+            new_image - '_sync_scope_id');
     RETURN NEW;
   END IF;
   INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
   VALUES (txid_current(), ctx_user_pk, catalog_table_id,
           CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE 2 END, new_key,
-          to_jsonb(NEW) - '_sync_scope_id');
+          new_image - '_sync_scope_id');
   RETURN NEW;
 END
 $fn$)sql";
