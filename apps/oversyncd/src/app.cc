@@ -4,6 +4,7 @@
 #include <chrono>
 #include <exception>
 
+#include "dummy_signin.h"
 #include "log.h"
 #include "status_body.h"
 
@@ -36,8 +37,11 @@ class InflightGuard {
 
 }  // namespace
 
-Result<std::unique_ptr<App>> App::Create(DbProbe& db) {
-  auto app = std::make_unique<App>(PrivateTag{}, db);
+Result<std::unique_ptr<App>> App::Create(DbProbe& db, AppOptions options) {
+  if (options.clock == nullptr) {
+    return Error(ErrorCode::kInvalidArgument, "AppOptions.clock is null");
+  }
+  auto app = std::make_unique<App>(PrivateTag{}, db, std::move(options));
   App* self = app.get();
   OVERSYNC_RETURN_IF_ERROR(app->router_.Add("GET", "/syncx/health",
                                             [self](const http::Request&, const http::PathParams&) {
@@ -47,6 +51,10 @@ Result<std::unique_ptr<App>> App::Create(DbProbe& db) {
                                             [self](const http::Request&, const http::PathParams&) {
                                               return self->HealthOrStatus(false);
                                             }));
+  OVERSYNC_RETURN_IF_ERROR(app->router_.Add(
+      "POST", "/dummy-signin", [self](const http::Request& request, const http::PathParams&) {
+        return HandleDummySignin(request, self->options_.jwt_secret, self->options_.clock->Now());
+      }));
   return app;
 }
 

@@ -2,7 +2,8 @@
 //
 // oversyncd's HTTP surface (server.md Appendix A.2), transport-neutral: routes plus the
 // middleware of the reference server (CORS, OPTIONS -> 204) plus one log line per request.
-// For now only GET /syncx/health and GET /syncx/status exist.
+// Routes so far: GET /syncx/health, GET /syncx/status, POST /dummy-signin. The /sync/* routes
+// will sit behind AuthenticateRequest (auth.h).
 //
 // Thread-safety: Handle is thread-safe (called concurrently by BeastServer's workers).
 #ifndef OVERSYNC_OVERSYNCD_APP_H_
@@ -11,7 +12,10 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
 
+#include "oversync/common/clock.h"
 #include "oversync/common/status.h"
 #include "oversync/http/message.h"
 #include "oversync/http/router.h"
@@ -19,16 +23,25 @@
 
 namespace oversync::oversyncd {
 
+struct AppOptions {
+  // HMAC secret of the reference JWTs (config JWT_SECRET, already defaulted).
+  std::string jwt_secret;
+  // Time source for issuing and validating tokens; must outlive the App. Never null.
+  const Clock* clock = nullptr;
+};
+
 class App {
   struct PrivateTag {
     explicit PrivateTag() = default;
   };
 
  public:
-  // `db` must outlive the App. Errors: kInvalidArgument (route registration bug).
-  static Result<std::unique_ptr<App>> Create(DbProbe& db);
+  // `db` and `options.clock` must outlive the App.
+  // Errors: kInvalidArgument (null clock, route registration bug).
+  static Result<std::unique_ptr<App>> Create(DbProbe& db, AppOptions options);
 
-  App(PrivateTag /*tag*/, DbProbe& db) : db_(db) {}
+  App(PrivateTag /*tag*/, DbProbe& db, AppOptions options)
+      : db_(db), options_(std::move(options)) {}
   App(const App&) = delete;
   App& operator=(const App&) = delete;
   App(App&&) = delete;
@@ -46,6 +59,7 @@ class App {
   http::Response HealthOrStatus(bool health);
 
   DbProbe& db_;
+  const AppOptions options_;
   http::Router router_;
   std::atomic<std::int64_t> inflight_{0};
 };

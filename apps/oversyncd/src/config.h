@@ -33,7 +33,8 @@ struct Config {
   // OVERSYNCD_LISTEN_ADDR: IP literal to bind. Go binds every interface (":8080"); oversyncd
   // defaults to loopback.
   std::string listen_address = "127.0.0.1";
-  // JWT_SECRET (read and validated, not used yet).
+  // JWT_SECRET: HMAC key of the reference JWTs (server.md A.4); empty = kDefaultJwtSecret, and
+  // jwt_secret_defaulted tells main to log Go's warning.
   std::string jwt_secret = std::string(kDefaultJwtSecret);
   bool jwt_secret_defaulted = true;
   // OVERSYNC_DB_POOL_MAX_CONNS / OVERSYNC_DB_POOL_MIN_CONNS (validated like Go, not used yet).

@@ -1,6 +1,7 @@
 // oversyncd: the reference sync server, a drop-in for go-oversync's examples/nethttp_server
-// (server.md Appendix A). Skeleton stage: configuration, PostgreSQL (external via DATABASE_URL
-// or self-managed), /syncx/health and /syncx/status, graceful shutdown.
+// (server.md Appendix A). So far: configuration, PostgreSQL (external via DATABASE_URL or
+// self-managed), the business schema (A.5), /syncx/health, /syncx/status, /dummy-signin (A.3),
+// graceful shutdown.
 //
 // Environment: DATABASE_URL, PORT (default 8080), OVERSYNCD_LISTEN_ADDR (default 127.0.0.1),
 // OVERSYNCD_DATA_DIR (default .oversyncd/pg, used when DATABASE_URL is unset), JWT_SECRET,
@@ -18,13 +19,16 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "app.h"
+#include "business_schema.h"
 #include "config.h"
 #include "local_postgres.h"
 #include "log.h"
+#include "oversync/common/clock.h"
 #include "oversync/http_beast/server.h"
 #include "pg.h"
 
@@ -49,8 +53,8 @@ int Run(const sigset_t& stop_signals) {
     return 1;
   }
   if (config->jwt_secret_defaulted) {
-    Log("WARNING: JWT_SECRET not set; using the insecure default (authentication is not wired "
-        "up yet)");
+    // Go: logger.Warn("Using default JWT secret - change in production!") (server.md A.1).
+    Log("WARN Using default JWT secret - change in production!");
   }
 
   std::unique_ptr<LocalPostgres> local_postgres;
@@ -74,7 +78,27 @@ int Run(const sigset_t& stop_signals) {
     return 1;
   }
 
-  Result<std::unique_ptr<App>> app = App::Create(db);
+  // Then the business tables, in one transaction, before anything else touches the database
+  // (server.md A.1 startup order, A.5).
+  {
+    Result<PgConnPtr> conn = PgConnect(dsn);
+    if (!conn.has_value()) {
+      Log("database check failed: {}", conn.error().message());
+      return 1;
+    }
+    if (const Status created = InitializeBusinessSchema(conn->get(), kDefaultBusinessSchema);
+        !created.ok()) {
+      Log("cannot initialize the business schema: {}", created.message());
+      return 1;
+    }
+    Log("Initialized business schema and tables (schema {})", kDefaultBusinessSchema);
+  }
+
+  const SystemClock clock{};
+  AppOptions app_options;
+  app_options.jwt_secret = config->jwt_secret;
+  app_options.clock = &clock;
+  Result<std::unique_ptr<App>> app = App::Create(db, std::move(app_options));
   if (!app.has_value()) {
     Log("{}", app.error().ToString());
     return 1;

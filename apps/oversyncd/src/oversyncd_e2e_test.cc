@@ -2,8 +2,8 @@
 // pipe, talk HTTP over loopback, stop it with SIGTERM and check the exit status.
 //
 // OversyncdExternalDbTest needs OVERSYNC_TEST_DSN (skipped without it, a failure when CI is
-// set). OversyncdLocalClusterTest needs the PostgreSQL 15 server binaries and runs initdb in a
-// temporary directory.
+// set) and points the server at a fresh database of that cluster. OversyncdLocalClusterTest
+// needs the PostgreSQL 15 server binaries and runs initdb in a temporary directory.
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -28,8 +28,11 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "oversync/common/clock.h"
 #include "oversync/common/status.h"
 #include "oversync/http/testing/loopback_client.h"
+#include "oversync/jwt/jwt.h"
+#include "oversync/testing/pg_test_database.h"
 
 #ifndef OVERSYNCD_PATH
 #error "OVERSYNCD_PATH must name the oversyncd binary"
@@ -240,23 +243,92 @@ EnvOverrides BaseEnv() {
           {"OVERSYNC_DB_POOL_MIN_CONNS", std::nullopt}};
 }
 
+// Sets (or with nullopt unsets) `name` in `env`, replacing an earlier entry.
+void SetEnv(EnvOverrides& env, const std::string& name, std::optional<std::string> value) {
+  for (auto& [key, existing] : env) {
+    if (key == name) {
+      existing = std::move(value);
+      return;
+    }
+  }
+  env.emplace_back(name, std::move(value));
+}
+
+Result<ClientResponse> Post(std::uint16_t port, std::string_view target, std::string_view body) {
+  OVERSYNC_ASSIGN_OR_RETURN(LoopbackClient client, LoopbackClient::Connect(port));
+  return client.RoundTrip("POST", target, {{"Content-Type", "application/json"}}, body);
+}
+
 TEST(OversyncdExternalDbTest, ServesHealthAndStatusAndStopsCleanly) {
   const char* dsn = std::getenv("OVERSYNC_TEST_DSN");
   if (dsn == nullptr || *dsn == '\0') {
     if (std::getenv("CI") != nullptr) ADD_FAILURE() << "OVERSYNC_TEST_DSN must be set in CI";
     GTEST_SKIP() << "OVERSYNC_TEST_DSN not set";
   }
+  // A database of its own: startup creates the business schema in it.
+  OVERSYNC_PG_TEST_DATABASE(db);
   Result<std::uint16_t> port = http::testing::PickFreeLoopbackPort();
   ASSERT_TRUE(port.has_value());
   EnvOverrides env = BaseEnv();
-  env.emplace_back("DATABASE_URL", dsn);
+  env.emplace_back("DATABASE_URL", db->dsn());
   env.emplace_back("PORT", std::to_string(*port));
+  SetEnv(env, "JWT_SECRET", std::nullopt);  // Go's default secret, with its warning
   Result<ChildProcess> child = ChildProcess::Spawn({OVERSYNCD_PATH}, env);
   ASSERT_TRUE(child.has_value()) << child.error().ToString();
 
   Result<std::string> line = child->WaitForLine(kListenPrefix, kStartupTimeout);
   ASSERT_TRUE(line.has_value()) << line.error().ToString();
   EXPECT_EQ(*line, "oversyncd listening on http://127.0.0.1:" + std::to_string(*port));
+
+  EXPECT_NE(child->output().find("WARN Using default JWT secret - change in production!"),
+            std::string::npos)
+      << child->output();
+
+  // The business tables of server.md A.5 exist once the server listens.
+  EXPECT_EQ(db->QueryScalar("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM "
+                            "information_schema.tables WHERE table_schema = 'business'")
+                .value_or("?"),
+            "categories,file_reviews,files,posts,team_members,teams,typed_rows,users");
+  EXPECT_EQ(db->QueryScalar("SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = "
+                            "c.connamespace WHERE n.nspname = 'business' AND c.contype = 'f'")
+                .value_or("?"),
+            "5");
+
+  // POST /dummy-signin issues a token the default secret validates (server.md A.3, A.4).
+  Result<ClientResponse> signin =
+      Post(*port, "/dummy-signin", R"({"user":" e2e-user ","password":"x"})");
+  ASSERT_TRUE(signin.has_value()) << signin.error().ToString();
+  EXPECT_EQ(signin->status, 200) << signin->body;
+  EXPECT_EQ(signin->Header("Content-Type"), "application/json");
+  EXPECT_EQ(signin->Header("Access-Control-Allow-Origin"), "*");
+  {
+    simdjson::dom::parser parser;
+    simdjson::dom::object object;
+    ASSERT_EQ(parser.parse(signin->body).get(object), simdjson::SUCCESS) << signin->body;
+    std::string_view token;
+    ASSERT_EQ(object["token"].get(token), simdjson::SUCCESS);
+    int64_t expires_in = 0;
+    ASSERT_EQ(object["expires_in"].get(expires_in), simdjson::SUCCESS);
+    EXPECT_EQ(expires_in, 300);
+    std::string_view user;
+    ASSERT_EQ(object["user"].get(user), simdjson::SUCCESS);
+    EXPECT_EQ(user, " e2e-user ");
+    const TimePoint now = SystemClock().Now();
+    Result<jwt::VerifiedToken> verified =
+        jwt::VerifyHmac(token, "your-secret-key-change-in-production", now);
+    ASSERT_TRUE(verified.has_value()) << verified.error().ToString();
+    EXPECT_EQ(verified->user_id, "e2e-user");
+    EXPECT_EQ(verified->claims.iss, "go-oversync-examples");
+    ASSERT_TRUE(verified->claims.exp_seconds.has_value());
+    ASSERT_TRUE(verified->claims.iat_seconds.has_value());
+    EXPECT_EQ(*verified->claims.exp_seconds - *verified->claims.iat_seconds, 300);
+    EXPECT_FALSE(jwt::VerifyHmac(token, "e2e-secret", now).has_value());
+  }
+  Result<ClientResponse> bad_signin = Post(*port, "/dummy-signin", "{\"user\":\"\"}");
+  ASSERT_TRUE(bad_signin.has_value());
+  EXPECT_EQ(bad_signin->status, 400);
+  EXPECT_EQ(bad_signin->body, "{\"error\":\"invalid_request\",\"message\":\"user required\"}\n");
+  EXPECT_EQ(bad_signin->Header("Content-Type"), "text/plain; charset=utf-8");
 
   Result<ClientResponse> health = Get(*port, "GET", "/syncx/health");
   ASSERT_TRUE(health.has_value()) << health.error().ToString();

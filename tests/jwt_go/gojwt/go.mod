@@ -1,0 +1,3 @@
+module oversync.local/gojwt
+
+go 1.22
