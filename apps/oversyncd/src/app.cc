@@ -4,9 +4,16 @@
 #include <chrono>
 #include <exception>
 
+#include <fmt/format.h>
+#include <libpq-fe.h>
+
+#include "auth.h"
+#include "business_schema.h"
 #include "dummy_signin.h"
 #include "log.h"
-#include "status_body.h"
+#include "oversync/protocol/codec.h"
+#include "oversync/protocol/json_value.h"
+#include "oversync/protocol/json_writer.h"
 
 namespace oversync::oversyncd {
 namespace {
@@ -35,22 +42,57 @@ class InflightGuard {
   std::atomic<std::int64_t>& counter_;
 };
 
+// Helper-route error bodies: JSON written without an explicit Content-Type in Go, which its
+// sniffing labels text/plain (server.md A.3).
+http::Response HelperError(int status, std::string_view code, std::string_view message) {
+  std::string body;
+  protocol::JsonWriter w(body);
+  w.BeginObject();
+  w.Member("error", code);
+  w.Member("message", message);
+  w.EndObject();
+  http::Response response = http::Response::Json(status, std::move(body));
+  response.SetHeader("Content-Type", "text/plain; charset=utf-8");
+  return response;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<App>> App::Create(DbProbe& db, AppOptions options) {
   if (options.clock == nullptr) {
     return Error(ErrorCode::kInvalidArgument, "AppOptions.clock is null");
   }
+  if (options.service == nullptr) {
+    return Error(ErrorCode::kInvalidArgument, "AppOptions.service is null");
+  }
   auto app = std::make_unique<App>(PrivateTag{}, db, std::move(options));
   App* self = app.get();
-  OVERSYNC_RETURN_IF_ERROR(app->router_.Add("GET", "/syncx/health",
-                                            [self](const http::Request&, const http::PathParams&) {
-                                              return self->HealthOrStatus(true);
-                                            }));
-  OVERSYNC_RETURN_IF_ERROR(app->router_.Add("GET", "/syncx/status",
-                                            [self](const http::Request&, const http::PathParams&) {
-                                              return self->HealthOrStatus(false);
-                                            }));
+  // The example server's auth (server.md A.4) in front of go-oversync's actor middleware.
+  app->handlers_ = std::make_unique<HttpSyncHandlers>(
+      *self->options_.service, [self](const http::Request& request) {
+        oversync::AuthResult result;
+        auto user = AuthenticateRequest(request, self->options_.jwt_secret,
+                                        self->options_.clock->Now());
+        if (user.has_value()) {
+          result.user_id = std::move(*user);
+        } else {
+          result.rejection = std::move(user.error().response);
+        }
+        return result;
+      });
+  OVERSYNC_RETURN_IF_ERROR(app->handlers_->MountSyncRoutes(app->router_));
+  OVERSYNC_RETURN_IF_ERROR(app->handlers_->MountStatusRoutes(app->router_));
+  OVERSYNC_RETURN_IF_ERROR(app->router_.Add(
+      "POST", "/test/reset",
+      [self](const http::Request&, const http::PathParams&) { return self->TestReset(); }));
+  OVERSYNC_RETURN_IF_ERROR(app->router_.Add(
+      "POST", "/test/retention-floor", [self](const http::Request& r, const http::PathParams&) {
+        return self->TestRetentionFloor(r);
+      }));
+  OVERSYNC_RETURN_IF_ERROR(app->router_.Add(
+      "GET", "/test/watch-subscribers", [self](const http::Request& r, const http::PathParams&) {
+        return self->TestWatchSubscribers(r);
+      }));
   OVERSYNC_RETURN_IF_ERROR(app->router_.Add(
       "POST", "/dummy-signin", [self](const http::Request& request, const http::PathParams&) {
         return HandleDummySignin(request, self->options_.jwt_secret, self->options_.clock->Now());
@@ -74,20 +116,95 @@ http::Response App::Handle(const http::Request& request) {
   return response;
 }
 
-http::Response App::HealthOrStatus(bool health) {
-  const Status ping = db_.Ping();
-  if (!ping.ok()) {
-    Log("{} failed: {}", health ? "health" : "status", ping.ToString());
-    return health
-               ? http::Response::Json(
-                     500, R"({"error":"health_failed","message":"Failed to get health status"})")
-               : http::Response::Json(
-                     500, R"({"error":"status_failed","message":"Failed to get service status"})");
+http::Response App::TestReset() {
+  // Drops the sync and business schemas, re-creates the business tables and re-bootstraps, in
+  // one transaction for the drop/create (server.md A.3).
+  Result<PgConnPtr> conn = PgConnect(options_.dsn);
+  if (!conn.has_value()) return HelperError(500, "reset_failed", conn.error().message());
+  PGconn* c = conn->get();
+  Status status = PgExec(c, "BEGIN");
+  if (status.ok()) status = PgExec(c, "DROP SCHEMA IF EXISTS sync CASCADE");
+  if (status.ok()) {
+    status = PgExec(c, fmt::format("DROP SCHEMA IF EXISTS \"{}\" CASCADE", options_.business_schema));
   }
-  // The lifecycle is "running" for as long as requests are served (the HTTP server drains
-  // before anything else shuts down, as in Go). In-flight count excludes this request itself.
-  const std::int64_t others = std::max<std::int64_t>(inflight_.load() - 1, 0);
-  return http::Response::Json(200, BuildStatusBody(/*healthy=*/true, others));
+  if (status.ok()) status = CreateBusinessTables(c, options_.business_schema);
+  status = status.ok() ? PgExec(c, "COMMIT") : (PgExec(c, "ROLLBACK"), status);
+  if (!status.ok()) return HelperError(500, "reset_failed", status.message());
+  auto bootstrapped = options_.service->Bootstrap();
+  if (!bootstrapped.has_value()) {
+    return HelperError(500, "reset_failed", bootstrapped.error().message());
+  }
+  std::string body;
+  protocol::JsonWriter w(body);
+  w.BeginObject();
+  w.Member("status", "ok");
+  w.Member("schema", options_.business_schema);
+  w.EndObject();
+  return http::Response::Json(200, std::move(body));
+}
+
+http::Response App::TestRetentionFloor(const http::Request& request) {
+  auto parsed = protocol::ParseJson(request.body);
+  if (!parsed.has_value() || !parsed->is_object()) {
+    return HelperError(400, "invalid_request", "invalid JSON");
+  }
+  const protocol::JsonValue* user = parsed->Find("user_id");
+  const protocol::JsonValue* floor = parsed->Find("retained_bundle_floor");
+  std::string user_id = user != nullptr && user->is_string() ? user->as_string() : "";
+  if ((user != nullptr && !user->is_string() && !user->is_null()) ||
+      (floor != nullptr && !floor->is_number() && !floor->is_null()) ||
+      (floor != nullptr && floor->is_number() && !floor->as_number().IsIntegerLexeme())) {
+    return HelperError(400, "invalid_request", "invalid JSON");
+  }
+  if (user_id.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return HelperError(400, "invalid_request", "user_id required");
+  }
+  const std::string floor_text =
+      floor != nullptr && floor->is_number() ? floor->as_number().lexeme : "0";
+  if (!floor_text.empty() && floor_text.front() == '-' && floor_text != "-0") {
+    return HelperError(400, "invalid_request", "retained_bundle_floor must be non-negative");
+  }
+  Result<PgConnPtr> conn = PgConnect(options_.dsn);
+  if (!conn.has_value()) {
+    return HelperError(500, "retention_floor_update_failed", conn.error().message());
+  }
+  const char* params[] = {user_id.c_str(), floor_text.c_str()};
+  std::unique_ptr<PGresult, PgResultDeleter> result(PQexecParams(
+      conn->get(),
+      "UPDATE sync.user_state SET retained_bundle_floor = $2::bigint WHERE user_id = $1",
+      2, nullptr, params, nullptr, nullptr, 0));
+  if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+    return HelperError(500, "retention_floor_update_failed", PQerrorMessage(conn->get()));
+  }
+  if (std::string_view(PQcmdTuples(result.get())) == "0") {
+    return HelperError(404, "user_state_not_found", "no sync user_state row exists for user_id");
+  }
+  std::string body;
+  protocol::JsonWriter w(body);
+  w.BeginObject();
+  w.Member("status", "ok");
+  w.Member("user_id", user_id);
+  w.Key("retained_bundle_floor");
+  w.Raw(floor_text == "-0" ? "0" : floor_text);
+  w.EndObject();
+  return http::Response::Json(200, std::move(body));
+}
+
+http::Response App::TestWatchSubscribers(const http::Request& request) {
+  const std::string user_id = request.FirstQueryValue("user_id").value_or("");
+  if (user_id.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return HelperError(400, "invalid_request", "user_id required");
+  }
+  // The bundle-change watch is not served by this build yet (its capability is advertised as
+  // false), so no process-local subscribers can exist.
+  std::string body;
+  protocol::JsonWriter w(body);
+  w.BeginObject();
+  w.Member("user_id", user_id);
+  w.Member("subscriber_count", std::int64_t{0});
+  w.Member("process_local_only", true);
+  w.EndObject();
+  return http::Response::Json(200, std::move(body));
 }
 
 }  // namespace oversync::oversyncd

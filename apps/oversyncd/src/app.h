@@ -2,8 +2,8 @@
 //
 // oversyncd's HTTP surface (server.md Appendix A.2), transport-neutral: routes plus the
 // middleware of the reference server (CORS, OPTIONS -> 204) plus one log line per request.
-// Routes so far: GET /syncx/health, GET /syncx/status, POST /dummy-signin. The /sync/* routes
-// will sit behind AuthenticateRequest (auth.h).
+// Routes: /sync/* (behind the example JWT auth and the actor middleware), /syncx/health,
+// /syncx/status, POST /dummy-signin and the /test/* helpers.
 //
 // Thread-safety: Handle is thread-safe (called concurrently by BeastServer's workers).
 #ifndef OVERSYNC_OVERSYNCD_APP_H_
@@ -19,6 +19,8 @@
 #include "oversync/common/status.h"
 #include "oversync/http/message.h"
 #include "oversync/http/router.h"
+#include "oversync/server/http_handlers.h"
+#include "oversync/server/runtime_service.h"
 #include "pg.h"
 
 namespace oversync::oversyncd {
@@ -28,6 +30,12 @@ struct AppOptions {
   std::string jwt_secret;
   // Time source for issuing and validating tokens; must outlive the App. Never null.
   const Clock* clock = nullptr;
+  // The bootstrapped sync runtime; must outlive the App. Never null.
+  RuntimeService* service = nullptr;
+  // libpq connection string of the database (for the /test/* helper routes).
+  std::string dsn;
+  // Business schema name (server.md A.1), re-created by POST /test/reset.
+  std::string business_schema = "business";
 };
 
 class App {
@@ -55,11 +63,14 @@ class App {
   std::int64_t inflight_requests() const noexcept { return inflight_.load(); }
 
  private:
-  // GET /syncx/health (health = true) and GET /syncx/status: protocol.md §3.13.
-  http::Response HealthOrStatus(bool health);
+  // Helper routes of the Go example server (server.md A.3).
+  http::Response TestReset();
+  http::Response TestRetentionFloor(const http::Request& request);
+  http::Response TestWatchSubscribers(const http::Request& request);
 
   DbProbe& db_;
   const AppOptions options_;
+  std::unique_ptr<HttpSyncHandlers> handlers_;
   http::Router router_;
   std::atomic<std::int64_t> inflight_{0};
 };

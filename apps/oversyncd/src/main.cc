@@ -29,7 +29,9 @@
 #include "local_postgres.h"
 #include "log.h"
 #include "oversync/common/clock.h"
+#include "oversync/common/logger.h"
 #include "oversync/http_beast/server.h"
+#include "oversync/server/runtime_service.h"
 #include "pg.h"
 
 namespace oversync::oversyncd {
@@ -95,9 +97,39 @@ int Run(const sigset_t& stop_signals) {
   }
 
   const SystemClock clock{};
+  // The Go example's ServiceConfig (server.md A.1). The bundle-change watch is not served by
+  // this build yet, so it stays disabled and clients poll (capability false).
+  ServiceConfig service_config;
+  service_config.max_supported_schema_version = 1;
+  service_config.app_name = std::string(kAppName);
+  for (const char* table : {"users", "posts", "categories", "teams", "team_members", "files",
+                            "file_reviews", "typed_rows"}) {
+    service_config.registered_tables.push_back(
+        {std::string(kDefaultBusinessSchema), table, {"id"}});
+  }
+  RuntimeOptions runtime_options;
+  runtime_options.database_url = dsn;
+  runtime_options.max_connections = config->pool_max_conns;
+  runtime_options.clock = &clock;
+  StderrLogger runtime_logger(LogLevel::kInfo);
+  runtime_options.logger = &runtime_logger;
+  Result<std::unique_ptr<RuntimeService>> service =
+      RuntimeService::Create(std::move(service_config), std::move(runtime_options));
+  if (!service.has_value()) {
+    Log("cannot create the sync runtime: {}", service.error().ToString());
+    return 1;
+  }
+  if (auto report = (*service)->Bootstrap(); !report.has_value()) {
+    Log("sync bootstrap failed: {}", report.error().ToString());
+    return 1;
+  }
+
   AppOptions app_options;
   app_options.jwt_secret = config->jwt_secret;
   app_options.clock = &clock;
+  app_options.service = service->get();
+  app_options.dsn = dsn;
+  app_options.business_schema = std::string(kDefaultBusinessSchema);
   Result<std::unique_ptr<App>> app = App::Create(db, std::move(app_options));
   if (!app.has_value()) {
     Log("{}", app.error().ToString());
@@ -129,6 +161,7 @@ int Run(const sigset_t& stop_signals) {
   Log("received {}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Stop();  // in-flight requests finish first
   server->reset();
+  (*service)->Shutdown();
   if (local_postgres != nullptr) {
     if (const Status stopped = local_postgres->Stop(); !stopped.ok()) {
       Log("{}", stopped.message());

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -32,6 +33,9 @@
 #include "oversync/common/status.h"
 #include "oversync/http/testing/loopback_client.h"
 #include "oversync/jwt/jwt.h"
+#include "oversync/protocol/bundle_hash.h"
+#include "oversync/protocol/codec.h"
+#include "oversync/protocol/json_value.h"
 #include "oversync/testing/pg_test_database.h"
 
 #ifndef OVERSYNCD_PATH
@@ -213,7 +217,13 @@ void ExpectHealthyStatusBody(const ClientResponse& response) {
   EXPECT_EQ(number, 0);  // nothing else in flight
   simdjson::dom::array tables;
   ASSERT_EQ(object["registered_tables"].get(tables), simdjson::SUCCESS);
-  EXPECT_EQ(tables.size(), 0U);
+  // The Go example's eight business tables, sorted (server.md A.1).
+  std::vector<std::string> names;
+  for (auto t : tables) names.emplace_back(std::string_view(t));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "business.categories", "business.file_reviews", "business.files",
+                       "business.posts", "business.team_members", "business.teams",
+                       "business.typed_rows", "business.users"}));
   simdjson::dom::object features;
   ASSERT_EQ(object["features"].get(features), simdjson::SUCCESS);
   for (const char* counter :
@@ -338,9 +348,11 @@ TEST(OversyncdExternalDbTest, ServesHealthAndStatusAndStopsCleanly) {
   ASSERT_TRUE(status.has_value()) << status.error().ToString();
   ExpectHealthyStatusBody(*status);
 
+  // Go's router lets HEAD reach the GET route; the handler answers its JSON 405 (protocol.md
+  // §1.1), without a body on the wire because it is a HEAD response.
   Result<ClientResponse> head = Get(*port, "HEAD", "/syncx/health");
   ASSERT_TRUE(head.has_value()) << head.error().ToString();
-  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->status, 405);
   EXPECT_TRUE(head->body.empty());
 
   Result<ClientResponse> wrong_method = Get(*port, "POST", "/syncx/health");
@@ -518,6 +530,161 @@ TEST_F(OversyncdLocalClusterTest, InitsReusesAndStopsItsOwnCluster) {
   Result<int> third_exit = third->WaitForExit(kExitTimeout);
   ASSERT_TRUE(third_exit.has_value());
   EXPECT_EQ(*third_exit, 0) << third->output();
+}
+
+// The reference server end to end over loopback HTTP (issue: server runtime part 1, item 11):
+// a real JWT from /dummy-signin, the actor middleware, connect, a chunked push, commit, the
+// committed-bundle replay verified with the client-side hash, pull, conflicts, the /test/*
+// helpers and history_pruned after a floor bump.
+TEST(OversyncdSyncFlowTest, PushPullAndHelpersOverHttp) {
+  const char* dsn = std::getenv("OVERSYNC_TEST_DSN");
+  if (dsn == nullptr || *dsn == '\0') {
+    if (std::getenv("CI") != nullptr) ADD_FAILURE() << "OVERSYNC_TEST_DSN must be set in CI";
+    GTEST_SKIP() << "OVERSYNC_TEST_DSN not set";
+  }
+  OVERSYNC_PG_TEST_DATABASE(db);
+  Result<std::uint16_t> port = http::testing::PickFreeLoopbackPort();
+  ASSERT_TRUE(port.has_value());
+  EnvOverrides env = BaseEnv();
+  env.emplace_back("DATABASE_URL", db->dsn());
+  env.emplace_back("PORT", std::to_string(*port));
+  env.emplace_back("JWT_SECRET", "flow-secret");
+  Result<ChildProcess> child = ChildProcess::Spawn({OVERSYNCD_PATH}, env);
+  ASSERT_TRUE(child.has_value()) << child.error().ToString();
+  ASSERT_TRUE(child->WaitForLine(kListenPrefix, kStartupTimeout).has_value()) << child->output();
+
+  auto signin = Post(*port, "/dummy-signin", R"({"user":"flow-user","password":"x"})");
+  ASSERT_TRUE(signin.has_value());
+  ASSERT_EQ(signin->status, 200) << signin->body;
+  auto signin_json = protocol::ParseJson(signin->body);
+  ASSERT_TRUE(signin_json.has_value());
+  const std::string token = signin_json->Find("token")->as_string();
+
+  const auto call = [&](std::string_view method, std::string_view target, std::string_view body,
+                        std::string_view source = "device-1",
+                        std::string_view auth = {}) -> ClientResponse {
+    auto client = http::testing::LoopbackClient::Connect(*port);
+    EXPECT_TRUE(client.has_value());
+    http::Headers headers;
+    headers.emplace_back("Authorization", auth.empty() ? "Bearer " + token : std::string(auth));
+    if (!source.empty()) headers.emplace_back("Oversync-Source-ID", std::string(source));
+    if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+    auto r = client->RoundTrip(method, target, headers, body);
+    EXPECT_TRUE(r.has_value());
+    return r.value_or(ClientResponse{});
+  };
+
+  // Auth and actor middleware.
+  EXPECT_EQ(call("POST", "/sync/connect", "{}", "device-1", "Bearer nope").status, 401);
+  EXPECT_EQ(call("POST", "/sync/connect", "{}", "device-1", "Basic abc").body,
+            "Invalid authorization header format\n");
+  EXPECT_EQ(call("POST", "/sync/connect", "{}", "").status, 400);
+
+  auto caps = call("GET", "/sync/capabilities", "");
+  ASSERT_EQ(caps.status, 200);
+  EXPECT_NE(caps.body.find(R"("connect_lifecycle":true)"), std::string::npos);
+
+  auto connect = call("POST", "/sync/connect", R"({"has_local_pending_rows":false})");
+  ASSERT_EQ(connect.status, 200) << connect.body;
+  EXPECT_EQ(connect.body, "{\"resolution\":\"initialize_empty\"}\n");
+
+  // A 3-row push in two chunks.
+  auto create = call("POST", "/sync/push-sessions", R"({"source_bundle_id":1,"planned_row_count":3})");
+  ASSERT_EQ(create.status, 200) << create.body;
+  auto session = protocol::DecodePushSessionCreateResponse(create.body);
+  ASSERT_TRUE(session.has_value());
+  const std::string u1 = "11111111-1111-4111-8111-111111111111";
+  const std::string p1 = "22222222-2222-4222-8222-222222222222";
+  const std::string chunk1 = fmt::format(
+      R"({{"start_row_ordinal":0,"rows":[{{"schema":"business","table":"users","key":{{"id":"{0}"}},"op":"INSERT","base_row_version":0,"payload":{{"id":"{0}","name":"Ann <admin>","email":"ann@example.com"}}}},{{"schema":"business","table":"posts","key":{{"id":"{1}"}},"op":"INSERT","base_row_version":0,"payload":{{"id":"{1}","title":"Hello","content":"first","author_id":"{0}"}}}}]}})",
+      u1, p1);
+  auto up1 = call("POST", "/sync/push-sessions/" + session->push_id + "/chunks", chunk1);
+  ASSERT_EQ(up1.status, 200) << up1.body;
+  const std::string chunk2 = fmt::format(
+      R"({{"start_row_ordinal":2,"rows":[{{"schema":"business","table":"posts","key":{{"id":"{0}"}},"op":"UPDATE","base_row_version":0,"payload":{{"title":"Edited"}}}}]}})",
+      p1);
+  auto up2 = call("POST", "/sync/push-sessions/" + session->push_id + "/chunks", chunk2);
+  ASSERT_EQ(up2.status, 200) << up2.body;
+  // Duplicate target across chunks is caught at commit.
+  auto bad_commit = call("POST", "/sync/push-sessions/" + session->push_id + "/commit", "");
+  EXPECT_EQ(bad_commit.status, 400) << bad_commit.body;
+  EXPECT_NE(bad_commit.body.find("duplicate target row in staged push session"), std::string::npos);
+
+  auto create2 = call("POST", "/sync/push-sessions", R"({"source_bundle_id":1,"planned_row_count":2})");
+  auto session2 = protocol::DecodePushSessionCreateResponse(create2.body);
+  ASSERT_TRUE(session2.has_value()) << create2.body;
+  ASSERT_EQ(call("POST", "/sync/push-sessions/" + session2->push_id + "/chunks", chunk1).status, 200);
+  auto commit = call("POST", "/sync/push-sessions/" + session2->push_id + "/commit", "");
+  ASSERT_EQ(commit.status, 200) << commit.body;
+  auto committed = protocol::DecodePushSessionCommitResponse(commit.body);
+  ASSERT_TRUE(committed.has_value());
+  EXPECT_EQ(committed->bundle_seq, 1);
+  EXPECT_EQ(committed->row_count, 2);
+
+  // Replay page by page and verify the hash like a client.
+  protocol::BundleHasher hasher(protocol::GoCanonicalV1Profile(), committed->bundle_seq);
+  std::string after;
+  for (int page = 0; page < 5; ++page) {
+    auto rows = call("GET", "/sync/committed-bundles/1/rows?max_rows=1" + after, "");
+    ASSERT_EQ(rows.status, 200) << rows.body;
+    auto decoded = protocol::DecodeCommittedBundleRowsResponse(rows.body);
+    ASSERT_TRUE(decoded.has_value()) << decoded.error().ToString();
+    for (const auto& row : decoded->rows) ASSERT_TRUE(hasher.AddRow(row).ok());
+    if (!decoded->has_more) break;
+    after = "&after_row_ordinal=" + std::to_string(decoded->next_row_ordinal);
+  }
+  EXPECT_EQ(hasher.Finish().hex, committed->bundle_hash);
+
+  // Another device pulls it.
+  auto pull = call("GET", "/sync/pull?after_bundle_seq=0&max_bundles=1000", "", "device-2");
+  ASSERT_EQ(pull.status, 200) << pull.body;
+  auto pulled = protocol::DecodePullResponse(pull.body);
+  ASSERT_TRUE(pulled.has_value());
+  EXPECT_EQ(pulled->stable_bundle_seq, 1);
+  ASSERT_EQ(pulled->bundles.size(), 1U);
+  EXPECT_EQ(pulled->bundles[0].rows.size(), 2U);
+
+  // A stale update conflicts with the structured body.
+  auto create3 = call("POST", "/sync/push-sessions", R"({"source_bundle_id":1,"planned_row_count":1})",
+                      "device-2");
+  auto session3 = protocol::DecodePushSessionCreateResponse(create3.body);
+  ASSERT_TRUE(session3.has_value()) << create3.body;
+  const std::string stale = fmt::format(
+      R"({{"start_row_ordinal":0,"rows":[{{"schema":"business","table":"users","key":{{"id":"{0}"}},"op":"UPDATE","base_row_version":0,"payload":{{"name":"Stale"}}}}]}})",
+      u1);
+  ASSERT_EQ(call("POST", "/sync/push-sessions/" + session3->push_id + "/chunks", stale, "device-2")
+                .status,
+            200);
+  auto conflict = call("POST", "/sync/push-sessions/" + session3->push_id + "/commit", "", "device-2");
+  EXPECT_EQ(conflict.status, 409);
+  auto conflict_body = protocol::DecodeErrorResponse(conflict.body);
+  ASSERT_TRUE(conflict_body.has_value());
+  EXPECT_EQ(conflict_body->error, "push_conflict");
+  ASSERT_TRUE(conflict_body->conflict.has_value());
+  EXPECT_EQ(conflict_body->conflict->server_row_version, 1);
+
+  // /test/retention-floor moves the floor: a pull from 0 is now history_pruned.
+  auto floor = Post(*port, "/test/retention-floor", R"({"user_id":"flow-user","retained_bundle_floor":1})");
+  ASSERT_TRUE(floor.has_value());
+  EXPECT_EQ(floor->status, 200) << floor->body;
+  EXPECT_EQ(call("GET", "/sync/pull?after_bundle_seq=0", "", "device-2").status, 409);
+  auto missing_user = Post(*port, "/test/retention-floor", R"({"user_id":"nobody","retained_bundle_floor":0})");
+  EXPECT_EQ(missing_user->status, 404);
+  auto subscribers = Get(*port, "GET", "/test/watch-subscribers?user_id=flow-user");
+  EXPECT_EQ(subscribers->status, 200);
+
+  // /test/reset wipes everything and re-bootstraps.
+  auto reset = Post(*port, "/test/reset", "{}");
+  ASSERT_TRUE(reset.has_value());
+  EXPECT_EQ(reset->status, 200) << reset->body;
+  EXPECT_EQ(reset->body, "{\"status\":\"ok\",\"schema\":\"business\"}\n");
+  EXPECT_EQ(call("GET", "/sync/pull", "", "device-2").status, 409);  // scope uninitialized again
+  EXPECT_EQ(db->QueryScalar("SELECT count(*) FROM business.users").value_or("?"), "0");
+
+  child->Signal(SIGTERM);
+  Result<int> exit_status = child->WaitForExit(kExitTimeout);
+  ASSERT_TRUE(exit_status.has_value());
+  EXPECT_EQ(*exit_status, 0) << child->output();
 }
 
 }  // namespace

@@ -39,6 +39,11 @@ Result<BootstrapReport> RuntimeService::Bootstrap() {
                      fmt::format("sync layout {}; {} registered tables; triggers (re)installed on {}",
                                  report.created_layout ? "created" : "validated", tables.size(),
                                  report.trigger_tables_installed));
+  // A re-bootstrap of a running service (the example server's /test/reset) re-validates and
+  // re-creates the layout but keeps the registered-table runtime it already serves with: the
+  // configuration is immutable, so the validated shapes are the same, and replacing them would
+  // race with in-flight operations.
+  if (impl_->bootstrapped) return report;
   impl_->registered.clear();
   for (bootstrap::TableInfo& info : tables) {
     RegisteredTableRuntime runtime;
