@@ -238,9 +238,9 @@ http::Response HttpSyncHandlers::HandlePull(const http::Request& request,
   if (auto early = Preamble(request, "GET", actor)) return std::move(*early);
   auto query = protocol::ParsePullQuery(http::ParseQuery(request.raw_query), 1000, 5000);
   if (!query) return JsonError(query.error(), ErrorCode::kPullFailed, "");
-  auto result = service_.ProcessPull(*actor, *query);
-  if (!result) return JsonError(result.error(), ErrorCode::kPullFailed, "Failed to process pull");
-  return http::Response::Json(200, protocol::EncodePullResponse(*result));
+  auto body = service_.ProcessPullBody(*actor, *query);
+  if (!body) return JsonError(body.error(), ErrorCode::kPullFailed, "Failed to process pull");
+  return http::Response::Json(200, std::move(*body));
 }
 
 http::Response HttpSyncHandlers::HandleCapabilities(const http::Request& request,

@@ -127,6 +127,44 @@ Status PgConnection::ExecScript(std::string_view sql) {
   return ResultStatus(result.get(), sql);
 }
 
+Status PgConnection::ExecRows(std::string_view sql, const std::vector<Param>& params,
+                              const std::function<Status(const PgResult& row)>& on_row) {
+  const std::string statement(sql);
+  std::vector<std::string> storage;
+  storage.reserve(params.size());
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const Param& p : params) {
+    if (p) {
+      storage.emplace_back(*p);
+      values.push_back(storage.back().c_str());
+    } else {
+      values.push_back(nullptr);
+    }
+  }
+  if (PQsendQueryParams(conn_.get(), statement.c_str(), static_cast<int>(values.size()), nullptr,
+                        values.data(), nullptr, nullptr, 0) != 1) {
+    return {ErrorCode::kUnavailable, fmt::format("cannot send query: {}", PQerrorMessage(conn_.get()))};
+  }
+  PQsetSingleRowMode(conn_.get());
+  Status status;
+  // Every result must be consumed before the connection can be used again.
+  while (true) {
+    std::unique_ptr<pg_result, ResultDeleter> result(PQgetResult(conn_.get()));
+    if (!result) break;
+    const ExecStatusType st = PQresultStatus(result.get());
+    if (st == PGRES_SINGLE_TUPLE) {
+      if (status.ok()) {
+        PgResult row(std::move(result));
+        status = on_row(row);
+      }
+      continue;
+    }
+    if (st != PGRES_TUPLES_OK && status.ok()) status = ResultStatus(result.get(), sql);
+  }
+  return status;
+}
+
 // ---- transactions ----
 
 Status InTransaction(PgConnection& conn, Isolation isolation,

@@ -76,6 +76,12 @@ class PgConnection {
   // Several statements without parameters (simple query protocol).
   Status ExecScript(std::string_view sql);
 
+  // Streams the rows of one statement (libpq single-row mode): `on_row` sees each row as a
+  // one-row PgResult, so a large result is never held in memory at once. An error from
+  // `on_row` stops delivery (the remaining rows are drained and discarded) and is returned.
+  Status ExecRows(std::string_view sql, const std::vector<Param>& params,
+                  const std::function<Status(const PgResult& row)>& on_row);
+
   // False once the connection is broken; the pool then discards it.
   bool healthy() const noexcept;
 

@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 
 #include "oversync/common/rfc3339.h"
+#include "oversync/protocol/codec.h"
+#include "oversync/protocol/json_writer.h"
 #include "runtime_internal.h"
 #include "scope.h"
 
@@ -109,13 +111,13 @@ Result<protocol::CommittedBundleRowsResponse> RuntimeService::GetCommittedBundle
 
 // ---- GET /sync/pull ----
 
-Result<protocol::PullResponse> RuntimeService::ProcessPull(const Actor& actor,
-                                                           const protocol::PullQuery& query) {
+Result<std::string> RuntimeService::ProcessPullBody(const Actor& actor,
+                                                   const protocol::PullQuery& query) {
   OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
   const std::int64_t max_bundles =
       query.max_bundles <= 0 ? 1000 : std::min<std::int64_t>(query.max_bundles, 5000);
-  protocol::PullResponse response;
+  std::string body;
   Status status = pg::InTransaction(*conn, pg::Isolation::kRepeatableReadReadOnly,
                                     [&](pg::PgConnection& tx) -> Status {
     const TimePoint now = impl_->clock->Now();
@@ -159,40 +161,80 @@ Result<protocol::PullResponse> RuntimeService::ProcessPull(const Actor& actor,
     }
     const std::int64_t stable = target > 0 ? target : head;
     if (stable > 0 && stable <= floor) return HistoryPruned(stable, floor, actor.user_id);
-    response.stable_bundle_seq = stable;
-    if (after >= stable) return {};
-    // One round trip: the page's bundles with all their rows.
-    OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult rows, tx.Exec(
-        "WITH page AS (SELECT bundle_seq, source_id, source_bundle_id, row_count, bundle_hash "
-        "FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq > $2 AND bundle_seq <= $3 "
-        "ORDER BY bundle_seq LIMIT $4) "
-        "SELECT p.bundle_seq, p.source_id, p.source_bundle_id, p.row_count, "
-        "encode(p.bundle_hash, 'hex'), r.table_id, encode(r.key_bytes, 'hex'), r.op_code, "
-        "r.payload_wire::text FROM page p LEFT JOIN sync.bundle_rows r ON r.user_pk = $1 AND "
-        "r.bundle_seq = p.bundle_seq ORDER BY p.bundle_seq, r.row_ordinal",
-        {std::to_string(user_pk), std::to_string(std::max(after, floor)), std::to_string(stable),
-         std::to_string(max_bundles + 1)}));
-    protocol::JsonParser parser;
-    for (int r = 0; r < rows.rows(); ++r) {
-      const std::int64_t bundle_seq = rows.Int64(r, 0).value_or(0);
-      if (response.bundles.empty() || response.bundles.back().bundle_seq != bundle_seq) {
-        if (static_cast<std::int64_t>(response.bundles.size()) == max_bundles) {
-          response.has_more = true;
-          break;
-        }
-        protocol::Bundle bundle;
-        bundle.bundle_seq = bundle_seq;
-        bundle.source_id = rows.Text(r, 1);
-        bundle.source_bundle_id = rows.Int64(r, 2).value_or(0);
-        bundle.row_count = rows.Int64(r, 3).value_or(0);
-        bundle.bundle_hash = rows.Text(r, 4);
-        response.bundles.push_back(std::move(bundle));
-      }
-      if (rows.IsNull(r, 5)) continue;
-      OVERSYNC_ASSIGN_OR_RETURN(protocol::BundleRow row,
-                                BundleRowFrom(*impl_, rows, r, 5, bundle_seq, parser));
-      response.bundles.back().rows.push_back(std::move(row));
+
+    // The body is written straight from the database rows: stored payloads are already
+    // Go-canonical JSON text, so they are copied, never parsed, and rows stream in (single-row
+    // mode) so a page is held in memory once, as its JSON.
+    body.clear();
+    protocol::JsonWriter w(body);
+    w.BeginObject();
+    w.Member("stable_bundle_seq", stable);
+    w.Key("bundles");
+    w.BeginArray();
+    bool has_more = false;
+    if (after < stable) {
+      std::int64_t open_bundle = 0;
+      const auto close_bundle = [&] {
+        if (open_bundle == 0) return;
+        w.EndArray();   // rows
+        w.EndObject();  // bundle
+      };
+      OVERSYNC_RETURN_IF_ERROR(tx.ExecRows(
+          "WITH page AS (SELECT bundle_seq, source_id, source_bundle_id, row_count, bundle_hash, "
+          "row_number() OVER (ORDER BY bundle_seq) AS n FROM sync.bundle_log WHERE user_pk = $1 "
+          "AND bundle_seq > $2 AND bundle_seq <= $3 ORDER BY bundle_seq LIMIT $4 + 1) "
+          "SELECT (SELECT count(*) > $4 FROM page), p.bundle_seq, p.source_id, "
+          "p.source_bundle_id, p.row_count, encode(p.bundle_hash, 'hex'), r.table_id, "
+          "encode(r.key_bytes, 'hex'), r.op_code, r.payload_wire::text FROM page p "
+          "LEFT JOIN sync.bundle_rows r ON r.user_pk = $1 AND r.bundle_seq = p.bundle_seq "
+          "WHERE p.n <= $4 ORDER BY p.bundle_seq, r.row_ordinal",
+          {std::to_string(user_pk), std::to_string(std::max(after, floor)),
+           std::to_string(stable), std::to_string(max_bundles)},
+          [&](const pg::PgResult& row) -> Status {
+            has_more = row.Bool(0, 0);
+            const std::int64_t bundle_seq = row.Int64(0, 1).value_or(0);
+            if (bundle_seq != open_bundle) {
+              close_bundle();
+              open_bundle = bundle_seq;
+              w.BeginObject();
+              w.Member("bundle_seq", bundle_seq);
+              w.Member("source_id", row.Text(0, 2));
+              w.Member("source_bundle_id", row.Int64(0, 3).value_or(0));
+              if (const std::int64_t n = row.Int64(0, 4).value_or(0); n != 0) {
+                w.Member("row_count", n);
+              }
+              if (!row.Text(0, 5).empty()) w.Member("bundle_hash", row.Text(0, 5));
+              w.Key("rows");
+              w.BeginArray();
+            }
+            if (row.IsNull(0, 6)) return {};
+            const auto table_id = static_cast<std::int32_t>(row.Int64(0, 6).value_or(0));
+            const RegisteredTableRuntime* table = impl_->TableById(table_id);
+            if (table == nullptr) {
+              return {ErrorCode::kInternal,
+                      fmt::format("bundle row for unknown table_id {}", table_id)};
+            }
+            const auto row_op = static_cast<Op>(row.Int64(0, 8).value_or(1));
+            w.BeginObject();
+            w.Member("schema", table->shape.schema);
+            w.Member("table", table->shape.table);
+            w.Key("key");
+            w.Value(WireKey(*table, KeyTextFromBytes(table->shape.key_kind,
+                                                     DecodeHexText(row.Text(0, 7)))));
+            w.Member("op", protocol::OpName(row_op));
+            w.Member("row_version", bundle_seq);
+            if (row_op != Op::kDelete && !row.IsNull(0, 9)) {
+              w.Key("payload");
+              w.Raw(row.Text(0, 9));
+            }
+            w.EndObject();
+            return {};
+          }));
+      close_bundle();
     }
+    w.EndArray();
+    w.Member("has_more", has_more);
+    w.EndObject();
     return {};
   });
   if (status.code() == ErrorCode::kHistoryPruned) {
@@ -200,7 +242,15 @@ Result<protocol::PullResponse> RuntimeService::ProcessPull(const Actor& actor,
     (void)conn->Exec("SELECT nextval('sync.history_pruned_error_seq')");
   }
   if (!status.ok()) return Error(std::move(status));
-  return response;
+  return body;
+}
+
+Result<protocol::PullResponse> RuntimeService::ProcessPull(const Actor& actor,
+                                                           const protocol::PullQuery& query) {
+  OVERSYNC_ASSIGN_OR_RETURN(std::string body, ProcessPullBody(actor, query));
+  auto decoded = protocol::DecodePullResponse(body);
+  if (!decoded) return Error(ErrorCode::kInternal, decoded.error().message());
+  return decoded;
 }
 
 // ---- capabilities / status ----

@@ -96,6 +96,9 @@ class RuntimeService {
       const Actor& actor, const protocol::CommittedBundleRowsQuery& query);
   // §3.7 / server.md §5.
   Result<protocol::PullResponse> ProcessPull(const Actor& actor, const protocol::PullQuery& query);
+  // The same as the encoded JSON body (without the trailing newline), written while the rows
+  // stream from PostgreSQL: what the HTTP handler serves (no payload is parsed or copied twice).
+  Result<std::string> ProcessPullBody(const Actor& actor, const protocol::PullQuery& query);
   // §3.12.
   protocol::CapabilitiesResponse GetCapabilities() const;
   // §3.13. Errors: kDatabase/kUnavailable.
