@@ -128,7 +128,11 @@ http::Response App::TestReset() {
     status = PgExec(c, fmt::format("DROP SCHEMA IF EXISTS \"{}\" CASCADE", options_.business_schema));
   }
   if (status.ok()) status = CreateBusinessTables(c, options_.business_schema);
-  status = status.ok() ? PgExec(c, "COMMIT") : (PgExec(c, "ROLLBACK"), status);
+  if (status.ok()) {
+    status = PgExec(c, "COMMIT");
+  } else {
+    (void)PgExec(c, "ROLLBACK");  // best effort; the original error is reported
+  }
   if (!status.ok()) return HelperError(500, "reset_failed", status.message());
   auto bootstrapped = options_.service->Bootstrap();
   if (!bootstrapped.has_value()) {
