@@ -141,7 +141,10 @@ Result<std::vector<ValidatedPushRow>> ValidatePushChunk(PushChunkRequest request
     }
     const JsonObject& members = row.payload.as_object();
     for (const JsonMember& member : members) {
-      if (member.key == kHiddenScopeColumn) {
+      // Go matches the hidden column case-sensitively; a differently cased spelling then reached
+      // the apply (where member names are lower-cased) and failed with a 500. Reject every
+      // spelling here instead (docs/compatibility.md).
+      if (ToLowerAscii(member.key) == kHiddenScopeColumn) {
         return Error(Invalid(fmt::format(
             "payload for {} must not include hidden scope column \"{}\"", qualified,
             kHiddenScopeColumn)));

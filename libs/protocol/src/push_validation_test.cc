@@ -435,8 +435,11 @@ TEST_F(PushValidationTest, HiddenScopeColumnIsRejected) {
   EXPECT_TRUE(Rejects(
       {UserInsert(R"({"_sync_scope_id":null})")},
       R"(payload for business.users must not include hidden scope column "_sync_scope_id")"));
-  // Only the exact (case-sensitive) name is the hidden column (server.md §4.2).
-  EXPECT_TRUE(Accepts({UserInsert(R"({"_SYNC_SCOPE_ID":"x"})")}));
+  // Go only matches the exact name (server.md §4.2), and another spelling then failed with a
+  // 500 at commit; we reject every spelling with the same 400 (docs/compatibility.md item 27).
+  EXPECT_TRUE(Rejects(
+      {UserInsert(R"({"_SYNC_SCOPE_ID":"x"})")},
+      R"(payload for business.users must not include hidden scope column "_sync_scope_id")"));
 }
 
 TEST_F(PushValidationTest, PayloadKeyMustMatchTheRequestKey) {
