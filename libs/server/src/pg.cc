@@ -98,24 +98,40 @@ Result<PgResult> PgConnection::Exec(std::string_view sql, std::initializer_list<
   return Exec(sql, std::vector<Param>(params));
 }
 
-Result<PgResult> PgConnection::Exec(std::string_view sql, const std::vector<Param>& params) {
-  const std::string statement(sql);
-  // libpq needs NUL-terminated values; keep owned copies alive for the call.
-  std::vector<std::string> storage;
-  storage.reserve(params.size());
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const Param& p : params) {
-    if (p) {
-      storage.emplace_back(*p);
-      values.push_back(storage.back().c_str());
-    } else {
-      values.push_back(nullptr);
+namespace {
+
+// Text-format statement parameters as libpq wants them: NUL-terminated copies that stay alive
+// for the call, and the array of pointers to them (nullptr = SQL NULL).
+class TextParams {
+ public:
+  explicit TextParams(const std::vector<Param>& params) {
+    storage_.reserve(params.size());
+    values_.reserve(params.size());
+    for (const Param& p : params) {
+      if (p) {
+        storage_.emplace_back(*p);
+        values_.push_back(storage_.back().c_str());
+      } else {
+        values_.push_back(nullptr);
+      }
     }
   }
+  int count() const noexcept { return static_cast<int>(values_.size()); }
+  const char* const* values() const noexcept { return values_.data(); }
+
+ private:
+  std::vector<std::string> storage_;  // reserved up front: c_str() pointers stay valid
+  std::vector<const char*> values_;
+};
+
+}  // namespace
+
+Result<PgResult> PgConnection::Exec(std::string_view sql, const std::vector<Param>& params) {
+  const std::string statement(sql);
+  const TextParams text(params);
   std::unique_ptr<pg_result, ResultDeleter> result(
-      PQexecParams(conn_.get(), statement.c_str(), static_cast<int>(values.size()), nullptr,
-                   values.data(), nullptr, nullptr, 0));
+      PQexecParams(conn_.get(), statement.c_str(), text.count(), nullptr, text.values(), nullptr,
+                   nullptr, 0));
   OVERSYNC_RETURN_IF_ERROR(ResultStatus(result.get(), sql));
   return PgResult(std::move(result));
 }
@@ -130,20 +146,9 @@ Status PgConnection::ExecScript(std::string_view sql) {
 Status PgConnection::ExecRows(std::string_view sql, const std::vector<Param>& params,
                               const std::function<Status(const PgResult& row)>& on_row) {
   const std::string statement(sql);
-  std::vector<std::string> storage;
-  storage.reserve(params.size());
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const Param& p : params) {
-    if (p) {
-      storage.emplace_back(*p);
-      values.push_back(storage.back().c_str());
-    } else {
-      values.push_back(nullptr);
-    }
-  }
-  if (PQsendQueryParams(conn_.get(), statement.c_str(), static_cast<int>(values.size()), nullptr,
-                        values.data(), nullptr, nullptr, 0) != 1) {
+  const TextParams text(params);
+  if (PQsendQueryParams(conn_.get(), statement.c_str(), text.count(), nullptr, text.values(),
+                        nullptr, nullptr, 0) != 1) {
     return {ErrorCode::kUnavailable, fmt::format("cannot send query: {}", PQerrorMessage(conn_.get()))};
   }
   PQsetSingleRowMode(conn_.get());
