@@ -33,6 +33,16 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan
 run_ctest asan --preset asan
 
+stage "server runtime concurrency tests under ThreadSanitizer"
+cmake --preset tsan -DOVERSYNC_BUILD_APPS=OFF >/dev/null
+cmake --build --preset tsan --target oversync_runtime_test oversync_bootstrap_test
+if ! TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" bash scripts/with-postgres.sh \
+     bash -c 'build/tsan/libs/server/oversync_runtime_test && build/tsan/libs/server/oversync_bootstrap_test' \
+     >"$LOGDIR/tsan.log" 2>&1; then
+  tail -60 "$LOGDIR/tsan.log"; echo "ThreadSanitizer stage failed"; exit 1
+fi
+grep -E "^\[  PASSED  \]" "$LOGDIR/tsan.log"
+
 stage "benchmarks start (one short run each; numbers come from docs/benchmarks.md runs)"
 bash scripts/with-postgres.sh bash -c '
   set -e
@@ -64,4 +74,5 @@ for log in "$LOGDIR"/ctest-*.log; do
   n=$(grep -Eo 'tests failed out of [0-9]+' "$log" | awk '{print $5}' | tail -1)
   total=$((total + ${n:-0}))
 done
-echo "ctest (gcc + ASan passes): $total passed, 0 failed"
+echo "(ctest totals over the gcc and ASan passes)"
+echo "tests: $total passed, 0 failed"
