@@ -1,3 +1,4 @@
+#include "oversync/common/strings.h"
 #include "oversync/protocol/codec.h"
 
 #include <charconv>
@@ -140,14 +141,7 @@ bool HasNonFiniteNumber(const JsonValue& value) {
   }
 }
 
-std::string_view TrimSpace(std::string_view s) noexcept {
-  const auto is_space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-  };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
+std::string_view TrimSpace(std::string_view s) noexcept { return TrimAsciiSpace(s); }
 
 }  // namespace internal
 

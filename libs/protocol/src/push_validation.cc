@@ -1,3 +1,4 @@
+#include "oversync/common/strings.h"
 #include "oversync/protocol/push_validation.h"
 
 #include <algorithm>
@@ -17,14 +18,6 @@ constexpr std::string_view kHiddenScopeColumn = "_sync_scope_id";
 
 bool IsIdentifierChar(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-std::string ToLowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 bool IsIdentifier(std::string_view s) noexcept {

@@ -1,3 +1,4 @@
+#include "oversync/common/strings.h"
 #include "oversync/server/config.h"
 
 #include <algorithm>
@@ -8,18 +9,7 @@
 namespace oversync {
 namespace {
 
-std::string Normalize(std::string_view s) {
-  const auto is_space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-  };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+std::string Normalize(std::string_view s) { return ToLowerAscii(TrimAsciiSpace(s)); }
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "oversync/common/strings.h"
 #include "oversync/common/base64.h"
 #include "oversync/common/sha256.h"
 #include "oversync/protocol/bundle_hash.h"
@@ -17,39 +18,14 @@ namespace {
 using protocol::JsonValue;
 using protocol::Op;
 
-int HexNibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // `\x<hex>` (PostgreSQL) or base64 text -> raw bytes; nullopt for anything else.
 std::optional<std::string> ByteaFromText(std::string_view text) {
   if (text.size() >= 2 && text[0] == '\\' && (text[1] == 'x' || text[1] == 'X')) {
-    if (text.size() % 2 != 0) return std::nullopt;
-    std::string out;
-    out.reserve(text.size() / 2 - 1);
-    for (std::size_t i = 2; i < text.size(); i += 2) {
-      const int hi = HexNibble(text[i]);
-      const int lo = HexNibble(text[i + 1]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi << 4 | lo);
-    }
-    return out;
+    return HexDecode(text.substr(2));
   }
   auto decoded = Base64Decode(text, Base64Mode::kGoStd);
   if (!decoded) return std::nullopt;
   return std::move(*decoded);
-}
-
-std::string DecodeHex(std::string_view hex) {
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out += static_cast<char>(HexNibble(hex[i]) << 4 | HexNibble(hex[i + 1]));
-  }
-  return out;
 }
 
 }  // namespace
@@ -61,10 +37,7 @@ Result<std::string> WirePayloadFromDb(const RegisteredTableRuntime& table, std::
   bool changed = false;
   protocol::JsonObject& members = value.mutable_object();
   for (auto it = members.begin(); it != members.end();) {
-    std::string lower = it->key;
-    for (char& c : lower) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
+    const std::string lower = ToLowerAscii(it->key);
     if (lower == "_sync_scope_id") {
       it = members.erase(it);
       changed = true;
@@ -168,7 +141,8 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
                    fmt::format("captured row for unknown table_id {}", out.logical->table_id));
     }
     const std::string key_text =
-        KeyTextFromBytes(table->shape.key_kind, DecodeHex(out.logical->key_hex));
+        KeyTextFromBytes(table->shape.key_kind,
+                         HexDecode(out.logical->key_hex).value_or(std::string()));
     const JsonValue key = WireKey(*table, key_text);
     std::string payload_text;
     JsonValue payload;

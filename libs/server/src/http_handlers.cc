@@ -1,3 +1,4 @@
+#include "oversync/common/strings.h"
 #include "oversync/server/http_handlers.h"
 
 #include <fmt/format.h>
@@ -46,15 +47,6 @@ std::optional<http::Response> Preamble(const http::Request& request, std::string
   return std::nullopt;
 }
 
-std::string_view TrimView(std::string_view s) {
-  const auto is_space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-  };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 std::string Join(std::string_view base, std::string_view path) {
   std::string out(base);
   while (!out.empty() && out.back() == '/') out.pop_back();
@@ -75,13 +67,13 @@ std::optional<Actor> HttpSyncHandlers::ResolveActor(const http::Request& request
     rejection = std::move(auth.rejection);
     return std::nullopt;
   }
-  const std::string_view user = TrimView(*auth.user_id);
+  const std::string_view user = TrimAsciiSpace(*auth.user_id);
   if (user.empty()) {
     rejection = Simple(ErrorCode::kAuthenticationFailed,
                        "authenticated user_id not found in request context");
     return std::nullopt;
   }
-  const std::string_view source = TrimView(request.Header("Oversync-Source-ID").value_or(""));
+  const std::string_view source = TrimAsciiSpace(request.Header("Oversync-Source-ID").value_or(""));
   if (source.empty()) {
     rejection = Simple(ErrorCode::kInvalidRequest, "Oversync-Source-ID header is required");
     return std::nullopt;

@@ -43,22 +43,6 @@ bool PgResult::Bool(int row, int column) const noexcept {
   return !text.empty() && text.front() == 't';
 }
 
-std::string PgResult::Bytea(int row, int column) const {
-  const std::string_view text = Text(row, column);
-  std::string out;
-  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x') return out;
-  const auto nibble = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return c - 'A' + 10;
-  };
-  out.reserve((text.size() - 2) / 2);
-  for (std::size_t i = 2; i + 1 < text.size(); i += 2) {
-    out += static_cast<char>(nibble(text[i]) << 4 | nibble(text[i + 1]));
-  }
-  return out;
-}
-
 // ---- PgConnection ----
 
 Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& dsn) {

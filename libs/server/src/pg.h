@@ -52,8 +52,6 @@ class PgResult {
   std::optional<std::int64_t> Int64(int row, int column) const noexcept;
   // 't' / 'f'.
   bool Bool(int row, int column) const noexcept;
-  // Decodes a bytea column's hex text form ("\x...").
-  std::string Bytea(int row, int column) const;
 
  private:
   std::unique_ptr<pg_result, ResultDeleter> result_;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "oversync/common/strings.h"
 #include "oversync/common/base64.h"
 #include "oversync/common/rfc3339.h"
 #include "oversync/common/sha256.h"
@@ -106,11 +107,7 @@ std::string ApplyPayload(const protocol::ValidatedPushRow& row) {
   JsonValue payload = JsonValue::Object();
   std::map<std::string, const JsonValue*> members;  // last duplicate wins, like Go's map
   for (const protocol::JsonMember& m : row.payload.as_object()) {
-    std::string lower = m.key;
-    for (char& c : lower) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    members[lower] = &m.value;
+    members[ToLowerAscii(m.key)] = &m.value;
   }
   for (const auto& [name, value] : members) {
     if (row.table->IsBytea(name) && value->is_string()) {
@@ -476,11 +473,8 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
       row.table = impl_->TableById(table_id);
       if (row.table == nullptr) return {ErrorCode::kInternal, "staged row for unknown table"};
       row.key_hex = staged.Text(r, 2);
-      std::string key_bytes;
-      for (std::size_t k = 0; k + 1 < row.key_hex.size(); k += 2) {
-        key_bytes += static_cast<char>(std::stoi(row.key_hex.substr(k, 2), nullptr, 16));
-      }
-      row.key_text = KeyTextFromBytes(row.table->shape.key_kind, key_bytes);
+      row.key_text = KeyTextFromBytes(row.table->shape.key_kind,
+                                      HexDecode(row.key_hex).value_or(std::string()));
       if (!seen.emplace(table_id, row.key_hex).second) {
         return {ErrorCode::kPushCommitInvalid,
                 fmt::format("duplicate target row in staged push session: {} {}",

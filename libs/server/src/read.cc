@@ -1,6 +1,7 @@
 // Read paths: committed-bundle replay, pull, capabilities, status (server.md §4.7, §5, §8.3).
 #include <fmt/format.h>
 
+#include "oversync/common/strings.h"
 #include "oversync/common/rfc3339.h"
 #include "oversync/protocol/codec.h"
 #include "oversync/protocol/json_writer.h"
@@ -13,15 +14,8 @@ namespace {
 using protocol::JsonValue;
 using protocol::Op;
 
-std::string DecodeHexText(std::string_view hex) {
-  std::string out;
-  out.reserve(hex.size() / 2);
-  const auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out += static_cast<char>(nibble(hex[i]) << 4 | nibble(hex[i + 1]));
-  }
-  return out;
-}
+// Storage key bytes arrive as encode(key_bytes, 'hex').
+std::string DecodeHexText(std::string_view hex) { return HexDecode(hex).value_or(std::string()); }
 
 // Builds a wire bundle row from the stored columns (table_id, key hex, op_code, payload text).
 Result<protocol::BundleRow> BundleRowFrom(const internal::RuntimeState& impl, const pg::PgResult& r,
