@@ -40,6 +40,7 @@
 
 #include <gtest/gtest.h>
 
+#include "oversync/testing/go_helper.h"
 #include "oversync/protocol/canonical_json.h"
 
 #ifndef OVERSYNC_GO_CANONICAL_BIN
@@ -617,31 +618,13 @@ std::size_t MaxReportsFromEnv() {
   return static_cast<std::size_t>(std::strtoull(s, nullptr, 0));
 }
 
-// True when the test may proceed; otherwise the caller returns (skipped or failed).
-bool GoAvailable() {
-  if (!kGoBin.empty()) return true;
-  const char* ci = std::getenv("CI");
-  if (ci != nullptr && *ci != '\0') {
-    ADD_FAILURE() << "Go was not found at configure time (OVERSYNC_GO_CANONICAL_BIN is empty) "
-                     "but CI is set: the Go differential test must run in CI";
-  }
-  return false;
-}
-
-#define OVERSYNC_REQUIRE_GO()                                                        \
-  do {                                                                               \
-    if (!GoAvailable()) {                                                            \
-      if (::testing::Test::HasFailure()) return;                                     \
-      GTEST_SKIP() << "Go not found at configure time; install Go and re-configure"; \
-    }                                                                                \
-  } while (false)
 
 // ---------------------------------------------------------------------------------------------
 // Tests.
 
 // The Go helper itself reproduces the spec's canonical texts (protocol.md §2.7), and so does C++.
 TEST(GoCanonicalDiff, SpecVectors) {
-  OVERSYNC_REQUIRE_GO();
+  OVERSYNC_REQUIRE_GO_HELPER(kGoBin, "the Go differential canonical-JSON test");
   const std::vector<std::string> docs(kPreludeDocs.begin(), kPreludeDocs.begin() + 3);
   const std::array<std::string_view, 3> expected = {
       R"([{"key":{"id":"row-1"},"op":"INSERT","payload":{"email":"alice@example.com","name":"Alice"},"row_ordinal":0,"row_version":3,"schema":"public","table":"users"}])"sv,
@@ -662,7 +645,7 @@ TEST(GoCanonicalDiff, SpecVectors) {
 }
 
 TEST(GoCanonicalDiff, GeneratedDocumentsMatchGoByteForByte) {
-  OVERSYNC_REQUIRE_GO();
+  OVERSYNC_REQUIRE_GO_HELPER(kGoBin, "the Go differential canonical-JSON test");
   const std::uint64_t seed = SeedFromEnv();
   const std::size_t count = DocCountFromEnv();
   std::array<char, 32> seed_text{};

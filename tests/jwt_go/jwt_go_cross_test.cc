@@ -35,6 +35,7 @@
 
 #include <gtest/gtest.h>
 
+#include "oversync/testing/go_helper.h"
 #include "oversync/common/base64.h"
 #include "oversync/common/sha256.h"
 #include "oversync/jwt/jwt.h"
@@ -151,23 +152,6 @@ Result<std::vector<std::string>> RunGo(const std::vector<std::string>& requests)
   return answers;
 }
 
-bool GoAvailable() {
-  if (!kGoBin.empty()) return true;
-  const char* ci = std::getenv("CI");
-  if (ci != nullptr && *ci != '\0') {
-    ADD_FAILURE() << "Go was not found at configure time but CI is set: the Go JWT cross-check "
-                     "must run in CI";
-  }
-  return false;
-}
-
-#define OVERSYNC_REQUIRE_GO()                                                        \
-  do {                                                                               \
-    if (!GoAvailable()) {                                                            \
-      if (::testing::Test::HasFailure()) return;                                     \
-      GTEST_SKIP() << "Go not found at configure time; install Go and re-configure"; \
-    }                                                                                \
-  } while (false)
 
 std::string IssueRequest(std::string_view secret, std::string_view user, TimePoint now,
                          std::int64_t lifetime_s) {
@@ -247,7 +231,7 @@ const std::vector<std::string>& Secrets() {
 // Issuing.
 
 TEST(JwtGoCrossTest, IssuedTokensAreByteIdentical) {
-  OVERSYNC_REQUIRE_GO();
+  OVERSYNC_REQUIRE_GO_HELPER(kGoBin, "the Go JWT cross-check");
   const std::array<TimePoint, 4> nows = {At(1'700'000'000), At(1'700'000'000, 999'999'999), At(0),
                                          At(4'102'444'800, 1)};
   const std::array<std::int64_t, 3> lifetimes = {300, 0, -10};
@@ -272,7 +256,7 @@ TEST(JwtGoCrossTest, IssuedTokensAreByteIdentical) {
 }
 
 TEST(JwtGoCrossTest, SignedTokensAreByteIdentical) {
-  OVERSYNC_REQUIRE_GO();
+  OVERSYNC_REQUIRE_GO_HELPER(kGoBin, "the Go JWT cross-check");
   std::vector<JwtClaims> cases;
   for (const std::string& user : Users()) {
     JwtClaims claims;
@@ -299,7 +283,7 @@ TEST(JwtGoCrossTest, SignedTokensAreByteIdentical) {
 // Go-made tokens verify in C++ and C++-made tokens verify in Go, identically at every instant
 // around the validity window.
 TEST(JwtGoCrossTest, TokensVerifyAcrossImplementations) {
-  OVERSYNC_REQUIRE_GO();
+  OVERSYNC_REQUIRE_GO_HELPER(kGoBin, "the Go JWT cross-check");
   const TimePoint issued = At(1'700'000'000, 250'000'000);
   const std::array<TimePoint, 7> checks = {At(1'699'999'999, 999'999'999),
                                            At(1'700'000'000),
@@ -551,7 +535,7 @@ std::vector<Case> DifferentialCorpus() {
 }
 
 TEST(JwtGoCrossTest, ValidationAgreesWithGo) {
-  OVERSYNC_REQUIRE_GO();
+  OVERSYNC_REQUIRE_GO_HELPER(kGoBin, "the Go JWT cross-check");
   std::cout << "jwt_go_cross_test: seed 0x" << std::hex << kSeed << std::dec << ", "
             << kRandomTokens << " random tokens\n";
   const std::vector<Case> cases = DifferentialCorpus();
@@ -592,7 +576,7 @@ TEST(JwtGoCrossTest, ValidationAgreesWithGo) {
 // The deliberate difference: Go's default decoder ignores non-zero unused bits in the last
 // base64url character and skips '\r' / '\n'; C++ requires the canonical encoding.
 TEST(JwtGoCrossTest, NonCanonicalBase64IsTheOnlyKnownDifference) {
-  OVERSYNC_REQUIRE_GO();
+  OVERSYNC_REQUIRE_GO_HELPER(kGoBin, "the Go JWT cross-check");
   const std::string secret = "s";
   const TimePoint now = At(1'700'000'100);
   const std::string token =
