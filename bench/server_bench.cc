@@ -79,6 +79,18 @@ Status PushRows(RuntimeService& service, const Actor& actor, std::int64_t sbid,
   return {};
 }
 
+// Sets the p50/p99 (ms) and sample-count counters of a latency benchmark.
+void ReportLatencies(benchmark::State& state, std::vector<double>& latencies_ms) {
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  const auto pct = [&](double p) {
+    if (latencies_ms.empty()) return 0.0;
+    return latencies_ms[static_cast<std::size_t>(p * static_cast<double>(latencies_ms.size() - 1))];
+  };
+  state.counters["p50_ms"] = pct(0.50);
+  state.counters["p99_ms"] = pct(0.99);
+  state.counters["pushes"] = static_cast<double>(latencies_ms.size());
+}
+
 void BM_Commit10kRowBundle(benchmark::State& state) {
   auto env = MakeEnv(4);
   if (!env) {
@@ -190,14 +202,7 @@ void BM_SmallPushLatency(benchmark::State& state) {
     if (failures > 0) state.SkipWithError("push failed");
     for (auto& v : per_thread) latencies_ms.insert(latencies_ms.end(), v.begin(), v.end());
   }
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  const auto pct = [&](double p) {
-    if (latencies_ms.empty()) return 0.0;
-    return latencies_ms[static_cast<std::size_t>(p * static_cast<double>(latencies_ms.size() - 1))];
-  };
-  state.counters["p50_ms"] = pct(0.50);
-  state.counters["p99_ms"] = pct(0.99);
-  state.counters["pushes"] = static_cast<double>(latencies_ms.size());
+  ReportLatencies(state, latencies_ms);
 }
 BENCHMARK(BM_SmallPushLatency)->Arg(50)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -246,14 +251,7 @@ void BM_SmallPushLatencyPaced(benchmark::State& state) {
     if (failures > 0) state.SkipWithError("push failed");
     for (auto& v : per_thread) latencies_ms.insert(latencies_ms.end(), v.begin(), v.end());
   }
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  const auto pct = [&](double p) {
-    if (latencies_ms.empty()) return 0.0;
-    return latencies_ms[static_cast<std::size_t>(p * static_cast<double>(latencies_ms.size() - 1))];
-  };
-  state.counters["p50_ms"] = pct(0.50);
-  state.counters["p99_ms"] = pct(0.99);
-  state.counters["pushes"] = static_cast<double>(latencies_ms.size());
+  ReportLatencies(state, latencies_ms);
 }
 BENCHMARK(BM_SmallPushLatencyPaced)->Arg(50)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
