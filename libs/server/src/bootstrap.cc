@@ -194,8 +194,9 @@ std::string_view ActionName(char action) {
 
 }  // namespace
 
-Status ValidateForeignKeys(pg::PgConnection& conn, const std::vector<TableInfo>& tables) {
-  if (tables.empty()) return {};
+Result<TableDependencies> ValidateForeignKeys(pg::PgConnection& conn,
+                                              const std::vector<TableInfo>& tables) {
+  if (tables.empty()) return TableDependencies{};
   std::vector<NormalizedTable> normalized;
   std::map<std::string, const TableInfo*> registered;
   for (const TableInfo& t : tables) {
@@ -247,25 +248,25 @@ ORDER BY 2, 1, k.ord)sql",
   if (!missing.empty()) {
     std::string details;
     for (const std::string& m : missing) details += (details.empty() ? "" : "; ") + m;
-    return Unsupported(fmt::format("registered tables are not FK-closed: {}", details));
+    return Error(Unsupported(fmt::format("registered tables are not FK-closed: {}", details)));
   }
 
   // 2. Referential actions and MATCH option.
   for (const FkColumn& fk : fks) {
     if (ActionName(fk.delete_action) == "UNKNOWN") {
-      return Unsupported(fmt::format(
+      return Error(Unsupported(fmt::format(
           "registered schema contains unsupported FK ON DELETE action \"{}\" on {} ({})",
-          fk.delete_action, fk.child, fk.constraint));
+          fk.delete_action, fk.child, fk.constraint)));
     }
     if (ActionName(fk.update_action) == "UNKNOWN") {
-      return Unsupported(fmt::format(
+      return Error(Unsupported(fmt::format(
           "registered schema contains unsupported FK ON UPDATE action \"{}\" on {} ({})",
-          fk.update_action, fk.child, fk.constraint));
+          fk.update_action, fk.child, fk.constraint)));
     }
     if (fk.match_type != 's') {
-      return Unsupported(fmt::format(
+      return Error(Unsupported(fmt::format(
           "registered schema contains unsupported FK MATCH option \"{}\" on {} ({})",
-          fk.match_type == 'f' ? "FULL" : "PARTIAL", fk.child, fk.constraint));
+          fk.match_type == 'f' ? "FULL" : "PARTIAL", fk.child, fk.constraint)));
     }
   }
 
@@ -286,10 +287,10 @@ ORDER BY 2, 1, k.ord)sql",
   if (!invalid.empty()) {
     std::string details;
     for (const std::string& m : invalid) details += (details.empty() ? "" : "; ") + m;
-    return Unsupported(fmt::format(
+    return Error(Unsupported(fmt::format(
         "registered schema contains unsupported registered FK constraints; registered child FKs "
         "must be scope-inclusive and reference (_sync_scope_id, parent_sync_key): {}",
-        details));
+        details)));
   }
 
   // 5. Deferrability: every bundle transaction runs SET CONSTRAINTS ALL DEFERRED.
@@ -300,12 +301,16 @@ ORDER BY 2, 1, k.ord)sql",
   if (!non_deferrable.empty()) {
     std::string list;
     for (const std::string& m : non_deferrable) list += (list.empty() ? "" : ", ") + m;
-    return Unsupported(fmt::format(
+    return Error(Unsupported(fmt::format(
         "registered schema contains non-deferrable FK constraints: {}; make these constraints "
         "DEFERRABLE before bootstrap (INITIALLY DEFERRED recommended)",
-        list));
+        list)));
   }
-  return {};
+  TableDependencies dependencies;
+  for (const FkColumn& fk : fks) {
+    if (fk.child != fk.parent) dependencies[fk.child].insert(fk.parent);
+  }
+  return dependencies;
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include "oversync/protocol/push_validation.h"
 #include "oversync/server/config.h"
 #include "pg.h"
+#include "table_order.h"
 
 namespace oversync::bootstrap {
 
@@ -30,7 +31,9 @@ Result<std::vector<TableInfo>> ValidateRegisteredTables(pg::PgConnection& conn,
 
 // server.md §2.2 rules 1-3 and 5, read from pg_catalog (not information_schema: visibility does
 // not depend on table ownership and constraints never cross-match by name, §10.1 item 5).
-Status ValidateForeignKeys(pg::PgConnection& conn, const std::vector<TableInfo>& tables);
+// Returns the registered child -> parent dependencies (rule 4's graph, self-edges dropped).
+Result<TableDependencies> ValidateForeignKeys(pg::PgConnection& conn,
+                                              const std::vector<TableInfo>& tables);
 
 // Creates the layout when no `sync` objects exist, otherwise validates the markers and the exact
 // catalog and runs no DDL. Serialized across processes by the bootstrap advisory lock; retried on

@@ -385,5 +385,33 @@ TEST_F(BootstrapTest, CreateDoesNotTouchTheSchema) {
   EXPECT_EQ((*service)->registered_tables().size(), 2U);
 }
 
+// server.md §2.2 rule 4: the FK graph (discovered from pg_catalog) plus dependency_overrides gives
+// the informational table order of the bootstrap report (go-oversync
+// TestDependencyOverrides_AffectOrdering): files references users, so users comes first; an
+// override making users depend on a third table puts that table first.
+TEST_F(BootstrapTest, ReportsFkTableOrderWithOverrides) {
+  CreateUsersAndFiles();
+  Sql("CREATE TABLE business.zones (_sync_scope_id TEXT NOT NULL, id UUID NOT NULL, "
+      "PRIMARY KEY (_sync_scope_id, id))");
+  auto report = Boot({{"business", "files", {"id"}}, {"business", "users", {"id"}},
+                      {"business", "zones", {"id"}}});
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_EQ(report->table_order,
+            (std::vector<std::string>{"business.users", "business.files", "business.zones"}));
+
+  ServiceConfig config;
+  config.registered_tables = {{"business", "files", {"id"}}, {"business", "users", {"id"}},
+                              {"business", "zones", {"id"}}};
+  config.dependency_overrides = {{"Business.Users", {"business.zones", "business.unknown"}}};
+  RuntimeOptions options;
+  options.database_url = db_->dsn();
+  auto service = RuntimeService::Create(std::move(config), std::move(options));
+  ASSERT_TRUE(service.has_value()) << service.error().ToString();
+  auto overridden = (*service)->Bootstrap();
+  ASSERT_TRUE(overridden.has_value()) << overridden.error().ToString();
+  EXPECT_EQ(overridden->table_order,
+            (std::vector<std::string>{"business.zones", "business.users", "business.files"}));
+}
+
 }  // namespace
 }  // namespace oversync

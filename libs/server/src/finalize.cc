@@ -31,7 +31,8 @@ std::optional<std::string> ByteaFromText(std::string_view text) {
 }  // namespace
 
 Result<std::string> WirePayloadFromDb(const RegisteredTableRuntime& table, std::string_view text,
-                                      bool canonical, protocol::JsonParser& parser) {
+                                      bool canonical, protocol::JsonParser& parser,
+                                      protocol::JsonValue* value_out) {
   OVERSYNC_ASSIGN_OR_RETURN(JsonValue value, parser.Parse(text));
   if (!value.is_object()) return Error(ErrorCode::kInternal, "captured payload is not an object");
   bool changed = false;
@@ -58,10 +59,14 @@ Result<std::string> WirePayloadFromDb(const RegisteredTableRuntime& table, std::
     }
     ++it;
   }
-  if (!canonical && !changed) return std::string(text);
   std::string out;
-  out.reserve(text.size());
-  protocol::AppendGoCanonical(value, out);
+  if (!canonical && !changed) {
+    out = text;
+  } else {
+    out.reserve(text.size());
+    protocol::AppendGoCanonical(value, out);
+  }
+  if (value_out != nullptr) *value_out = std::move(value);
   return out;
 }
 
@@ -130,9 +135,9 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
 
   protocol::BundleHasher hasher(*impl.profile, bundle_seq);
   protocol::JsonParser parser;
-  // Rows for bundle_rows and row_state, as one JSON array parameter each statement reads with
-  // json_to_recordset (one round trip for the whole bundle).
-  std::string rows_json = "[";
+  // bundle_rows in COPY text format (one COPY for the whole bundle).
+  const std::string bundle_prefix = fmt::format("{}\t{}\t", user_pk, bundle_seq);
+  std::string copy_data;
   std::int64_t ordinal = 0;
   for (const Output& out : rows) {
     const RegisteredTableRuntime* table = impl.TableById(out.logical->table_id);
@@ -149,19 +154,23 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
     if (out.op != Op::kDelete) {
       OVERSYNC_ASSIGN_OR_RETURN(
           payload_text, WirePayloadFromDb(*table, staged.Text(out.logical->last_row, 3), true,
-                                          parser));
-      OVERSYNC_ASSIGN_OR_RETURN(payload, parser.Parse(payload_text));
+                                          parser, &payload));
     }
     OVERSYNC_RETURN_IF_ERROR(hasher.AddRow(table->shape.schema, table->shape.table, key, out.op,
                                            out.op == Op::kDelete ? nullptr : &payload));
     ++ordinal;
-    if (ordinal > 1) rows_json += ',';
-    rows_json += fmt::format(R"({{"o":{},"t":{},"k":"{}","c":{},"p":{}}})", ordinal,
-                             out.logical->table_id, out.logical->key_hex,
-                             static_cast<int>(out.op),
-                             out.op == Op::kDelete ? std::string("null") : payload_text);
+    copy_data += bundle_prefix;
+    copy_data += std::to_string(ordinal);
+    pg::AppendCopyField(copy_data, std::to_string(out.logical->table_id));
+    pg::AppendCopyField(copy_data, "\\x" + out.logical->key_hex);
+    pg::AppendCopyField(copy_data, std::to_string(static_cast<int>(out.op)));
+    if (out.op == Op::kDelete) {
+      pg::AppendCopyNull(copy_data);
+    } else {
+      pg::AppendCopyField(copy_data, payload_text);
+    }
+    copy_data += '\n';
   }
-  rows_json += ']';
   const protocol::BundleHashResult hash = hasher.Finish();
 
   OVERSYNC_RETURN_IF_ERROR(tx.Exec(
@@ -182,18 +191,18 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
     OVERSYNC_RETURN_IF_ERROR(tx.Exec("SELECT pg_notify($1, $2)",
                                      {impl.config.bundle_change_watch.notify_channel, payload}));
   }
-  OVERSYNC_RETURN_IF_ERROR(tx.Exec(
-      "INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, "
-      "op_code, payload_wire) SELECT $1, $2, r.o, r.t, decode(r.k, 'hex'), r.c, r.p "
-      "FROM json_to_recordset($3::json) AS r(o bigint, t integer, k text, c smallint, p json)",
-      {user_pk_text, std::to_string(bundle_seq), rows_json}));
+  OVERSYNC_RETURN_IF_ERROR(tx.CopyIn(
+      "COPY sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, "
+      "payload_wire) FROM STDIN",
+      copy_data));
+  // row_state follows from the rows just written (no second upload of the keys).
   OVERSYNC_RETURN_IF_ERROR(tx.Exec(
       "INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted) "
-      "SELECT $1, r.t, decode(r.k, 'hex'), $2, r.c = 3 "
-      "FROM json_to_recordset($3::json) AS r(t integer, k text, c smallint) "
+      "SELECT user_pk, table_id, key_bytes, bundle_seq, op_code = 3 FROM sync.bundle_rows "
+      "WHERE user_pk = $1 AND bundle_seq = $2 "
       "ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE "
       "SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted",
-      {user_pk_text, std::to_string(bundle_seq), rows_json}));
+      {user_pk_text, std::to_string(bundle_seq)}));
   OVERSYNC_RETURN_IF_ERROR(tx.Exec(
       "DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = $1",
       {user_pk_text}));

@@ -154,6 +154,116 @@ Status PgConnection::ExecRows(std::string_view sql, const std::vector<Param>& pa
   return status;
 }
 
+Status PgConnection::CopyIn(std::string_view copy_sql, std::string_view data) {
+  const std::string statement(copy_sql);
+  std::unique_ptr<pg_result, ResultDeleter> start(PQexec(conn_.get(), statement.c_str()));
+  if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN) {
+    return ResultStatus(start.get(), copy_sql);
+  }
+  // Blocking connection: PQputCopyData queues and flushes; send in bounded pieces so libpq's
+  // output buffer never holds a second copy of a large payload.
+  constexpr std::size_t kPiece = 256 * 1024;
+  bool sent = true;
+  for (std::size_t offset = 0; offset < data.size() && sent; offset += kPiece) {
+    const std::string_view piece = data.substr(offset, kPiece);
+    sent = PQputCopyData(conn_.get(), piece.data(), static_cast<int>(piece.size())) == 1;
+  }
+  const bool ended = PQputCopyEnd(conn_.get(), sent ? nullptr : "client send failed") == 1;
+  Status status;
+  while (true) {
+    std::unique_ptr<pg_result, ResultDeleter> result(PQgetResult(conn_.get()));
+    if (!result) break;
+    if (status.ok()) status = ResultStatus(result.get(), copy_sql);
+  }
+  if (status.ok() && (!sent || !ended)) {
+    return {ErrorCode::kUnavailable,
+            fmt::format("COPY data could not be sent: {}", PQerrorMessage(conn_.get()))};
+  }
+  return status;
+}
+
+Status PgConnection::ExecPipeline(const std::vector<PipelinedStatement>& statements) {
+  if (statements.empty()) return {};
+  if (PQenterPipelineMode(conn_.get()) != 1) {
+    return {ErrorCode::kUnavailable,
+            fmt::format("cannot enter pipeline mode: {}", PQerrorMessage(conn_.get()))};
+  }
+  // What each queued command is, to read its results in order.
+  struct Queued {
+    std::string_view sql;
+    std::string prepare_name;  // non-empty for a PQsendPrepare
+  };
+  std::vector<Queued> queued;
+  queued.reserve(statements.size() + 8);
+  std::map<std::string_view, std::string> preparing;  // prepared in this pipeline
+  Status status;
+  for (const PipelinedStatement& st : statements) {
+    const TextParams text(st.params);
+    const std::string sql(st.sql);
+    const std::string* name = nullptr;
+    if (st.prepared) {
+      if (auto it = prepared_.find(st.sql); it != prepared_.end()) {
+        name = &it->second;
+      } else if (auto p = preparing.find(st.sql); p != preparing.end()) {
+        name = &p->second;
+      } else if (prepared_.size() + preparing.size() < kMaxPreparedStatements) {
+        std::string fresh = fmt::format("oversync_{}", prepared_.size() + preparing.size() + 1);
+        if (PQsendPrepare(conn_.get(), fresh.c_str(), sql.c_str(), text.count(), nullptr) != 1) {
+          status = {ErrorCode::kUnavailable,
+                    fmt::format("cannot queue statement: {}", PQerrorMessage(conn_.get()))};
+          break;
+        }
+        queued.push_back({st.sql, fresh});
+        name = &preparing.emplace(st.sql, std::move(fresh)).first->second;
+      }
+    }
+    const int sent =
+        name != nullptr
+            ? PQsendQueryPrepared(conn_.get(), name->c_str(), text.count(), text.values(), nullptr,
+                                  nullptr, 0)
+            : PQsendQueryParams(conn_.get(), sql.c_str(), text.count(), nullptr, text.values(),
+                                nullptr, nullptr, 0);
+    if (sent != 1) {
+      status = {ErrorCode::kUnavailable,
+                fmt::format("cannot queue statement: {}", PQerrorMessage(conn_.get()))};
+      break;
+    }
+    queued.push_back({st.sql, {}});
+  }
+  const bool synced = PQpipelineSync(conn_.get()) == 1;
+  // Each queued command yields its result(s) then NULL; after an error the server skips the
+  // rest (PGRES_PIPELINE_ABORTED); the sync point ends the pipeline.
+  for (std::size_t i = 0; synced && i < queued.size(); ++i) {
+    while (true) {
+      std::unique_ptr<pg_result, ResultDeleter> result(PQgetResult(conn_.get()));
+      if (!result) break;
+      const ExecStatusType st = PQresultStatus(result.get());
+      if (st == PGRES_PIPELINE_ABORTED) continue;
+      if (st == PGRES_COMMAND_OK && !queued[i].prepare_name.empty()) {
+        prepared_.emplace(std::string(queued[i].sql), queued[i].prepare_name);
+        continue;
+      }
+      if (status.ok()) status = ResultStatus(result.get(), queued[i].sql);
+    }
+    if (PQstatus(conn_.get()) != CONNECTION_OK) break;
+  }
+  if (synced && PQstatus(conn_.get()) == CONNECTION_OK) {
+    std::unique_ptr<pg_result, ResultDeleter> sync_result(PQgetResult(conn_.get()));
+    if (!sync_result || PQresultStatus(sync_result.get()) != PGRES_PIPELINE_SYNC) {
+      if (status.ok()) status = {ErrorCode::kUnavailable, "pipeline did not end at its sync point"};
+    }
+  }
+  if (PQexitPipelineMode(conn_.get()) != 1 && status.ok()) {
+    status = {ErrorCode::kUnavailable,
+              fmt::format("cannot leave pipeline mode: {}", PQerrorMessage(conn_.get()))};
+  }
+  if (status.ok() && !synced) {
+    status = {ErrorCode::kUnavailable,
+              fmt::format("pipeline was not sent: {}", PQerrorMessage(conn_.get()))};
+  }
+  return status;
+}
+
 // ---- transactions ----
 
 Status InTransaction(PgConnection& conn, Isolation isolation,
@@ -237,6 +347,24 @@ void PgPool::Release(std::unique_ptr<PgConnection> conn) {
 
 PgPool::Lease::~Lease() {
   if (pool_ != nullptr && conn_) pool_->Release(std::move(conn_));
+}
+
+void AppendCopyField(std::string& row, std::string_view value, bool first) {
+  if (!first) row += '\t';
+  for (const char c : value) {
+    switch (c) {
+      case '\\': row += "\\\\"; break;
+      case '\t': row += "\\t"; break;
+      case '\n': row += "\\n"; break;
+      case '\r': row += "\\r"; break;
+      default: row += c;
+    }
+  }
+}
+
+void AppendCopyNull(std::string& row, bool first) {
+  if (!first) row += '\t';
+  row += "\\N";
 }
 
 std::string QuoteIdent(std::string_view ident) {

@@ -132,6 +132,7 @@ std::string ApplyPayload(const protocol::ValidatedPushRow& row) {
 Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
     const Actor& actor, const protocol::PushSessionCreateRequest& request) {
   OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  StageTimer total(*impl_, "push_create", "total");
   if (request.source_bundle_id <= 0) {
     return Error(ErrorCode::kPushSessionInvalid, "source_bundle_id must be > 0");
   }
@@ -139,7 +140,7 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
     return Error(ErrorCode::kPushSessionInvalid, "planned_row_count must be > 0");
   }
   protocol::PushSessionCreateResponse response;
-  Status status = RunUserTransaction(*impl_, actor.user_id, kPushAttempts,
+  Status status = RunUserTransaction(*impl_, "push_create", actor.user_id, kPushAttempts,
                                      [&](pg::PgConnection& tx) -> Status {
     const TimePoint now = impl_->clock->Now();
     const std::string now_text = FormatRfc3339Nano(now);
@@ -226,6 +227,7 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
     response.planned_row_count = request.planned_row_count;
     return {};
   });
+  total.Finish(status);
   if (!status.ok()) return Error(std::move(status));
   return response;
 }
@@ -235,28 +237,45 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
 Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
     const Actor& actor, std::string_view push_id, protocol::PushChunkRequest request) {
   OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  StageTimer total(*impl_, "push_chunk", "total");
+  StageTimer validate(*impl_, "push_chunk", "validate");
   const std::int64_t start = request.start_row_ordinal;
   // Stateless validation first: a bad chunk for an unknown push_id is a 400, not a 404.
   OVERSYNC_ASSIGN_OR_RETURN(std::vector<protocol::ValidatedPushRow> rows,
                             protocol::ValidatePushChunk(std::move(request), *impl_->lookup,
                                                         *impl_->profile,
                                                         impl_->config.max_rows_per_push_chunk));
-  // Rows as one JSON array parameter (one INSERT for the chunk).
-  std::string rows_json = "[";
+  // Rows in COPY text format without their leading push_id field (known once the session is
+  // loaded): one COPY for the chunk, no per-row statement, no server-side JSON parsing.
+  std::vector<std::string> copy_tails;
+  copy_tails.reserve(rows.size());
+  std::size_t copy_bytes = 0;
+  const RegisteredTableRuntime* table = nullptr;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const protocol::ValidatedPushRow& row = rows[i];
-    if (i) rows_json += ',';
-    rows_json += fmt::format(
-        R"({{"o":{},"t":"{}.{}","k":"{}","c":{},"b":{},"p":{}}})",
-        start + static_cast<std::int64_t>(i), row.table->schema, row.table->table,
-        HexLower(KeyBytesFromWire(row.table->key_kind, row.key_value)), static_cast<int>(row.op),
-        row.base_row_version, row.op == Op::kDelete ? std::string("null") : ApplyPayload(row));
+    if (table == nullptr || &table->shape != row.table) table = impl_->TableByShape(row.table);
+    if (table == nullptr) return Error(ErrorCode::kInternal, "validated row for unknown table");
+    std::string copy_rows;
+    pg::AppendCopyField(copy_rows, std::to_string(start + static_cast<std::int64_t>(i)));
+    pg::AppendCopyField(copy_rows, std::to_string(table->info.table.table_id));
+    pg::AppendCopyField(copy_rows, "\\x" + HexLower(KeyBytesFromWire(row.table->key_kind,
+                                                                      row.key_value)));
+    pg::AppendCopyField(copy_rows, std::to_string(static_cast<int>(row.op)));
+    pg::AppendCopyField(copy_rows, std::to_string(row.base_row_version));
+    if (row.op == Op::kDelete) {
+      pg::AppendCopyNull(copy_rows);
+    } else {
+      pg::AppendCopyField(copy_rows, ApplyPayload(row));
+    }
+    copy_rows += '\n';
+    copy_bytes += copy_rows.size();
+    copy_tails.push_back(std::move(copy_rows));
   }
-  rows_json += ']';
   const auto row_count = static_cast<std::int64_t>(rows.size());
+  validate.Finish(Status(), row_count);
 
   protocol::PushChunkResponse response;
-  Status status = RunUserTransaction(*impl_, actor.user_id, kPushAttempts,
+  Status status = RunUserTransaction(*impl_, "push_chunk", actor.user_id, kPushAttempts,
                                      [&](pg::PgConnection& tx) -> Status {
     const TimePoint now = impl_->clock->Now();
     OVERSYNC_ASSIGN_OR_RETURN(SessionRow session,
@@ -275,13 +294,16 @@ Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
     if (start + row_count > session.planned_row_count) {
       return {ErrorCode::kPushChunkInvalid, "chunk exceeds planned_row_count"};
     }
-    OVERSYNC_RETURN_IF_ERROR(tx.Exec(
-        "INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, "
-        "base_bundle_seq, payload_apply) "
-        "SELECT $1::uuid, r.o, c.table_id, decode(r.k, 'hex'), r.c, r.b, r.p "
-        "FROM json_to_recordset($2::json) AS r(o bigint, t text, k text, c smallint, b bigint, "
-        "p json) JOIN sync.table_catalog c ON c.schema_name || '.' || c.table_name = r.t",
-        {session.push_id, rows_json}));
+    std::string copy_data;
+    copy_data.reserve(copy_bytes + copy_tails.size() * (session.push_id.size() + 1));
+    for (const std::string& tail : copy_tails) {
+      copy_data += session.push_id;
+      copy_data += tail;
+    }
+    OVERSYNC_RETURN_IF_ERROR(tx.CopyIn(
+        "COPY sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, "
+        "base_bundle_seq, payload_apply) FROM STDIN",
+        copy_data));
     OVERSYNC_RETURN_IF_ERROR(tx.Exec(
         "UPDATE sync.push_sessions SET next_expected_row_ordinal = $2, "
         "expires_at = $3::timestamptz WHERE push_id = $1::uuid",
@@ -291,6 +313,7 @@ Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
     response.next_expected_row_ordinal = start + row_count;
     return {};
   });
+  total.Finish(status);
   if (!status.ok()) return Error(std::move(status));
   return response;
 }
@@ -307,28 +330,20 @@ struct StagedRow {
   Op op = Op::kInsert;
   std::int64_t base = 0;
   std::string payload;                // payload_apply text (empty for DELETE)
-  std::vector<std::string> columns;   // sorted payload member names
+  std::vector<std::string> columns;   // sorted payload member names (empty for DELETE)
+  bool has_state = false;             // a sync.row_state row exists for the target
+  std::int64_t state_version = 0;     // its bundle_seq
+  bool state_deleted = false;
 };
 
-Status CheckConflicts(internal::RuntimeState& impl, pg::PgConnection& tx, std::int64_t user_pk,
-                      const std::string& user_id, const std::vector<StagedRow>& rows) {
-  std::string request = "[";
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (i) request += ',';
-    request += fmt::format(R"({{"i":{},"t":{},"k":"{}"}})", i, rows[i].table->info.table.table_id,
-                           rows[i].key_hex);
-  }
-  request += ']';
-  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult states, tx.Exec(
-      "SELECT r.i, rs.bundle_seq, rs.deleted FROM json_to_recordset($2::json) AS r(i int, t int, "
-      "k text) LEFT JOIN sync.row_state rs ON rs.user_pk = $1 AND rs.table_id = r.t AND "
-      "rs.key_bytes = decode(r.k, 'hex') ORDER BY r.i",
-      {std::to_string(user_pk), request}));
-  for (int r = 0; r < states.rows(); ++r) {
-    const StagedRow& row = rows[static_cast<std::size_t>(states.Int64(r, 0).value_or(0))];
-    const bool has_state = !states.IsNull(r, 1);
-    const std::int64_t version = has_state ? states.Int64(r, 1).value_or(0) : 0;
-    const bool deleted = has_state && states.Bool(r, 2);
+// The first staged row whose base version disagrees with sync.row_state, as a push_conflict
+// with full details (server.md §4.4.1); rows are checked in upload order.
+Status CheckConflicts(pg::PgConnection& tx, const std::string& user_id,
+                      const std::vector<StagedRow>& rows) {
+  for (const StagedRow& row : rows) {
+    const bool has_state = row.has_state;
+    const std::int64_t version = row.state_version;
+    const bool deleted = row.state_deleted;
     const std::string qualified = row.table->info.table.qualified();
     std::string message;
     if (row.op == Op::kInsert) {
@@ -378,14 +393,28 @@ Status CheckConflicts(internal::RuntimeState& impl, pg::PgConnection& tx, std::i
     }
     return protocol::PushConflictError(std::move(message), std::move(details));
   }
-  (void)impl;
   return {};
 }
 
 // Applies the rows in upload order, one statement per run of consecutive rows with the same
 // table, op and column set (server.md §4.3 step 9).
-Status ApplyRows(pg::PgConnection& tx, const std::string& user_id,
+// Runs of at least this many consecutive rows with the same table, op and column set are applied
+// by one set-based statement; shorter runs row by row with prepared statements.
+constexpr std::size_t kSetBasedMinRun = 8;
+
+// Applies the rows in upload order (server.md §4.3 step 9), so the capture order — the order of
+// the committed bundle — is the upload order: a run of consecutive rows with the same table, op
+// and column set becomes one set-based statement reading the staged payloads in place (INSERTs
+// ordered by row_ordinal), shorter runs and DELETEs one prepared statement per row. Everything
+// travels in one pipelined round trip.
+Status ApplyRows(pg::PgConnection& tx, const std::string& user_id, const std::string& push_id,
                  const std::vector<StagedRow>& rows) {
+  std::vector<std::string> sql_texts;  // statement texts; a deque-like store for string_views
+  sql_texts.reserve(rows.size() + 1);
+  std::map<std::string, std::size_t> per_row_sql;  // signature -> index in sql_texts
+  std::vector<std::string> numbers;                 // owned ordinal parameters
+  numbers.reserve(2 * rows.size());
+  std::vector<pg::PgConnection::PipelinedStatement> statements;
   std::size_t i = 0;
   while (i < rows.size()) {
     std::size_t j = i + 1;
@@ -397,43 +426,69 @@ Status ApplyRows(pg::PgConnection& tx, const std::string& user_id,
     const std::string target =
         pg::QuoteIdent(table.shape.schema) + "." + pg::QuoteIdent(table.shape.table);
     const std::string key_column = pg::QuoteIdent(table.shape.key_column);
-    if (rows[i].op == Op::kDelete) {
-      for (std::size_t k = i; k < j; ++k) {
-        OVERSYNC_RETURN_IF_ERROR(tx.Exec(
-            fmt::format("DELETE FROM {} WHERE {} = $2 AND _sync_scope_id = $1", target, key_column),
-            {user_id, rows[k].key_text}));
-      }
-    } else {
-      std::string payloads = "[";
-      for (std::size_t k = i; k < j; ++k) {
-        if (k > i) payloads += ',';
-        payloads += rows[k].payload;
-      }
-      payloads += ']';
-      std::string columns;
-      std::string select;
-      std::string assignments;
-      for (const std::string& c : rows[i].columns) {
-        const std::string q = pg::QuoteIdent(c);
-        columns += ", " + q;
-        select += ", src." + q;
-        if (!assignments.empty()) assignments += ", ";
-        assignments += q + " = src." + q;
-      }
-      const std::string sql =
+    std::string columns;
+    std::string select;
+    std::string assignments;
+    for (const std::string& c : rows[i].columns) {
+      const std::string q = pg::QuoteIdent(c);
+      columns += ", " + q;
+      select += ", src." + q;
+      if (!assignments.empty()) assignments += ", ";
+      assignments += q + " = src." + q;
+    }
+    if (rows[i].op != Op::kDelete && j - i >= kSetBasedMinRun) {
+      constexpr std::string_view kStaged =
+          "sync.push_session_rows AS r CROSS JOIN LATERAL jsonb_populate_record(NULL::{0}, "
+          "r.payload_apply::jsonb) AS src WHERE r.push_id = $2::uuid AND r.row_ordinal >= $3 "
+          "AND r.row_ordinal < $4";
+      const std::string staged = fmt::format(fmt::runtime(kStaged), target);
+      sql_texts.push_back(
           rows[i].op == Op::kInsert
-              ? fmt::format("INSERT INTO {0} (_sync_scope_id{1}) SELECT $1{2} FROM "
-                            "jsonb_populate_recordset(NULL::{0}, $2::jsonb) AS src",
-                            target, columns, select)
-              : fmt::format("UPDATE {0} AS dst SET {1} FROM jsonb_populate_recordset(NULL::{0}, "
-                            "$2::jsonb) AS src WHERE dst.{2} = src.{2} AND "
-                            "dst._sync_scope_id = $1",
-                            target, assignments, key_column);
-      OVERSYNC_RETURN_IF_ERROR(tx.Exec(sql, {user_id, payloads}));
+              ? fmt::format("INSERT INTO {0} (_sync_scope_id{1}) SELECT $1{2} FROM {3} "
+                            "ORDER BY r.row_ordinal",
+                            target, columns, select, staged)
+              : fmt::format("UPDATE {0} AS dst SET {1} FROM (SELECT src.* FROM {3}) AS src "
+                            "WHERE dst.{2} = src.{2} AND dst._sync_scope_id = $1",
+                            target, assignments, key_column, staged));
+      numbers.push_back(std::to_string(rows[i].ordinal));
+      numbers.push_back(std::to_string(rows[j - 1].ordinal + 1));
+      statements.push_back({sql_texts.back(),
+                            {user_id, push_id, numbers[numbers.size() - 2], numbers.back()},
+                            false});
+      i = j;
+      continue;
+    }
+    const std::string signature =
+        fmt::format("{}|{}|{}", table.info.table.table_id, static_cast<int>(rows[i].op), columns);
+    auto [it, inserted] = per_row_sql.try_emplace(signature, sql_texts.size());
+    if (inserted) {
+      switch (rows[i].op) {
+        case Op::kDelete:
+          sql_texts.push_back(fmt::format("DELETE FROM {} WHERE {} = $2 AND _sync_scope_id = $1",
+                                          target, key_column));
+          break;
+        case Op::kInsert:
+          sql_texts.push_back(fmt::format(
+              "INSERT INTO {0} (_sync_scope_id{1}) SELECT $1{2} FROM "
+              "jsonb_populate_record(NULL::{0}, $2::jsonb) AS src",
+              target, columns, select));
+          break;
+        case Op::kUpdate:
+          sql_texts.push_back(fmt::format(
+              "UPDATE {0} AS dst SET {1} FROM jsonb_populate_record(NULL::{0}, $2::jsonb) AS src "
+              "WHERE dst.{2} = src.{2} AND dst._sync_scope_id = $1",
+              target, assignments, key_column));
+          break;
+      }
+    }
+    for (std::size_t k = i; k < j; ++k) {
+      statements.push_back({sql_texts[it->second],
+                            {user_id, rows[k].op == Op::kDelete ? rows[k].key_text : rows[k].payload},
+                            true});
     }
     i = j;
   }
-  return {};
+  return tx.ExecPipeline(statements);
 }
 
 }  // namespace
@@ -441,17 +496,25 @@ Status ApplyRows(pg::PgConnection& tx, const std::string& user_id,
 Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
     const Actor& actor, std::string_view push_id) {
   OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  StageTimer total(*impl_, "push_commit", "total");
   protocol::PushSessionCommitResponse response;
-  Status status = RunUserTransaction(*impl_, actor.user_id, kPushAttempts,
+  int attempt = 0;
+  Status status = RunUserTransaction(*impl_, "push_commit", actor.user_id, kPushAttempts,
                                      [&](pg::PgConnection& tx) -> Status {
+    ++attempt;
+    StageTimer load_staged(*impl_, "push_commit", "load_staged");
     const TimePoint now = impl_->clock->Now();
     OVERSYNC_ASSIGN_OR_RETURN(SessionRow session,
                               LoadSessionForUpdate(tx, push_id, actor, now, true));
+    // The staged rows with the row_state of their targets (for the conflict check), in one
+    // query; stable because every writer of this user's row_state holds the user lock.
     OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult staged, tx.Exec(
-        "SELECT row_ordinal, table_id, encode(key_bytes, 'hex'), op_code, base_bundle_seq, "
-        "COALESCE(payload_apply::text, '') FROM sync.push_session_rows WHERE push_id = $1::uuid "
-        "ORDER BY row_ordinal",
-        {session.push_id}));
+        "SELECT r.row_ordinal, r.table_id, encode(r.key_bytes, 'hex'), r.op_code, "
+        "r.base_bundle_seq, COALESCE(r.payload_apply::text, ''), rs.bundle_seq, rs.deleted "
+        "FROM sync.push_session_rows r LEFT JOIN sync.row_state rs ON rs.user_pk = $2 AND "
+        "rs.table_id = r.table_id AND rs.key_bytes = r.key_bytes "
+        "WHERE r.push_id = $1::uuid ORDER BY r.row_ordinal",
+        {session.push_id, std::to_string(session.user_pk)}));
     if (session.next_expected_row_ordinal != session.planned_row_count ||
         staged.rows() != session.planned_row_count) {
       return {ErrorCode::kPushCommitInvalid,
@@ -485,10 +548,15 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
       if (row.op != Op::kDelete) {
         row.payload = staged.Text(r, 5);
         OVERSYNC_ASSIGN_OR_RETURN(JsonValue payload, parser.Parse(row.payload));
+        if (!payload.is_object()) return {ErrorCode::kInternal, "staged payload is not an object"};
         for (const protocol::JsonMember& m : payload.as_object()) row.columns.push_back(m.key);
       }
+      row.has_state = !staged.IsNull(r, 6);
+      row.state_version = row.has_state ? staged.Int64(r, 6).value_or(0) : 0;
+      row.state_deleted = row.has_state && staged.Bool(r, 7);
       rows.push_back(std::move(row));
     }
+    load_staged.Finish(Status(), static_cast<std::int64_t>(rows.size()), attempt);
     OVERSYNC_RETURN_IF_ERROR(tx.ExecScript("SET CONSTRAINTS ALL DEFERRED"));
     if (!session.initialization_id.empty()) {
       OVERSYNC_ASSIGN_OR_RETURN(ScopeRow scope, LockScopeByUserPk(tx, session.user_pk, now));
@@ -511,11 +579,15 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
     OVERSYNC_RETURN_IF_ERROR(SetBundleContext(tx, actor.user_id, session.user_pk,
                                               session.source_id, session.source_bundle_id,
                                               session.initialization_id));
-    OVERSYNC_RETURN_IF_ERROR(CheckConflicts(*impl_, tx, session.user_pk, actor.user_id, rows));
-    OVERSYNC_RETURN_IF_ERROR(ApplyRows(tx, actor.user_id, rows));
+    OVERSYNC_RETURN_IF_ERROR(CheckConflicts(tx, actor.user_id, rows));
+    StageTimer apply(*impl_, "push_commit", "apply");
+    OVERSYNC_RETURN_IF_ERROR(ApplyRows(tx, actor.user_id, session.push_id, rows));
+    apply.Finish(Status(), static_cast<std::int64_t>(rows.size()), attempt);
+    StageTimer finalize(*impl_, "push_commit", "finalize");
     OVERSYNC_ASSIGN_OR_RETURN(std::optional<FinalizedBundle> bundle,
                               FinalizeBundle(*impl_, tx, session.user_pk, session.source_id,
                                              session.source_bundle_id));
+    finalize.Finish(Status(), bundle ? bundle->row_count : 0, attempt);
     if (!bundle) {
       return {ErrorCode::kPushCommitInvalid,
               "push session produced no captured business-table effects"};
@@ -539,6 +611,7 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
     response.bundle_hash = bundle->bundle_hash;
     return {};
   });
+  total.Finish(status);
   if (!status.ok()) return Error(std::move(status));
   return response;
 }

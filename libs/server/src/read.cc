@@ -108,19 +108,26 @@ Result<protocol::CommittedBundleRowsResponse> RuntimeService::GetCommittedBundle
 Result<std::string> RuntimeService::ProcessPullBody(const Actor& actor,
                                                    const protocol::PullQuery& query) {
   OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  StageTimer total(*impl_, "pull", "total");
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
   const std::int64_t max_bundles =
       query.max_bundles <= 0 ? 1000 : std::min<std::int64_t>(query.max_bundles, 5000);
   std::string body;
+  StageTimer transaction(*impl_, "pull", "transaction");
+  std::int64_t bundles_served = 0;
   Status status = pg::InTransaction(*conn, pg::Isolation::kRepeatableReadReadOnly,
                                     [&](pg::PgConnection& tx) -> Status {
     const TimePoint now = impl_->clock->Now();
+    // One statement reads the scope state, the retained floor and the head (go-oversync's
+    // retained_floor_check and resolve_stable_bundle_seq stages).
+    StageTimer floor_check(*impl_, "pull", "retained_floor_check");
     OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult scope, tx.Exec(
         "SELECT u.user_pk, u.next_bundle_seq, u.retained_bundle_floor, COALESCE(s.state_code, 0), "
         "COALESCE((extract(epoch FROM s.lease_expires_at) * 1000000)::bigint, 0) "
         "FROM sync.user_state u LEFT JOIN sync.scope_state s ON s.user_pk = u.user_pk "
         "WHERE u.user_id = $1",
         {actor.user_id}));
+    floor_check.Finish(Status());
     const auto state = scope.rows() == 0 ? 0 : scope.Int64(0, 3).value_or(0);
     if (state == 1) {
       const TimePoint lease = FromEpochMicros(scope.Int64(0, 4).value_or(0));
@@ -166,6 +173,9 @@ Result<std::string> RuntimeService::ProcessPullBody(const Actor& actor,
     w.Key("bundles");
     w.BeginArray();
     bool has_more = false;
+    // One streaming statement lists the page's bundles and loads their rows (go-oversync's
+    // list_bundle_seqs and load_bundles stages).
+    StageTimer load(*impl_, "pull", "load_bundles");
     if (after < stable) {
       std::int64_t open_bundle = 0;
       const auto close_bundle = [&] {
@@ -190,6 +200,7 @@ Result<std::string> RuntimeService::ProcessPullBody(const Actor& actor,
             if (bundle_seq != open_bundle) {
               close_bundle();
               open_bundle = bundle_seq;
+              ++bundles_served;
               w.BeginObject();
               w.Member("bundle_seq", bundle_seq);
               w.Member("source_id", row.Text(0, 2));
@@ -226,15 +237,18 @@ Result<std::string> RuntimeService::ProcessPullBody(const Actor& actor,
           }));
       close_bundle();
     }
+    load.Finish(Status(), bundles_served);
     w.EndArray();
     w.Member("has_more", has_more);
     w.EndObject();
     return {};
   });
+  transaction.Finish(status, bundles_served);
   if (status.code() == ErrorCode::kHistoryPruned) {
     // Counted outside the failed transaction (sequences are not transactional anyway).
     (void)conn->Exec("SELECT nextval('sync.history_pruned_error_seq')");
   }
+  total.Finish(status, bundles_served);
   if (!status.ok()) return Error(std::move(status));
   return body;
 }

@@ -1264,3 +1264,127 @@ TEST_F(FkShapesTest, ThreeTableCycleInsert) {
 
 }  // namespace
 }  // namespace oversync::testing
+
+namespace oversync::testing {
+namespace {
+
+// server.md §8.2 (go-oversync stage_metrics_test.go :: TestProcessPull_EmitsStageMetrics):
+// stage timings reach the configured recorder and, with log_stage_timings, the logger.
+class CollectingLogger final : public Logger {
+ public:
+  void Log(LogLevel level, std::string_view, std::string_view message) override {
+    std::lock_guard lock(mu_);
+    if (level == LogLevel::kDebug) debug_lines.emplace_back(message);
+  }
+  std::vector<std::string> debug_lines;
+
+ private:
+  std::mutex mu_;
+};
+
+class StageMetricsTest : public RuntimeTest {
+ protected:
+  struct Seen {
+    std::string operation;
+    std::string stage;
+    std::int64_t count;
+    int attempt;
+    bool error;
+  };
+  void ConfigureService(ServiceConfig& config) override {
+    config.stage_metrics = std::make_shared<StageMetricsRecorderFunc>([this](const StageTiming& t) {
+      std::lock_guard lock(mu_);
+      seen_.push_back({std::string(t.operation), std::string(t.stage), t.count, t.attempt,
+                       t.error});
+    });
+    config.log_stage_timings = true;
+    logger_ = &log_;
+  }
+  // "stage:count:attempt:error" of one operation, in reporting order.
+  std::vector<std::string> Stages(std::string_view operation) {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
+    for (const Seen& s : seen_) {
+      if (s.operation == operation) {
+        out.push_back(fmt::format("{}:{}:{}:{}", s.stage, s.count, s.attempt, s.error ? "E" : "ok"));
+      }
+    }
+    return out;
+  }
+  void Clear() {
+    std::lock_guard lock(mu_);
+    seen_.clear();
+  }
+
+  CollectingLogger log_;
+  std::mutex mu_;
+  std::vector<Seen> seen_;
+};
+
+TEST_F(StageMetricsTest, ReportsStagesOfEveryOperation) {
+  // A pull before connect fails inside its transaction: stages flagged as errors.
+  auto refused = service_->ProcessPull(kAlice, {0, 10, 0});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(Stages("pull"), (std::vector<std::string>{"retained_floor_check:0:1:ok",
+                                                      "transaction:0:1:E", "total:0:1:E"}));
+  Clear();
+
+  InitializeScope(kAlice);
+  EXPECT_EQ(Stages("connect"), (std::vector<std::string>{"transaction:0:1:ok", "total:0:1:ok"}));
+  auto commit = Push(kAlice, 1,
+                     {Row("users", UserKey(1), "INSERT", 0, R"({"name":"a"})"),
+                      Row("users", UserKey(2), "INSERT", 0, R"({"name":"b"})")});
+  ASSERT_TRUE(commit.has_value()) << commit.error().ToString();
+  EXPECT_EQ(Stages("push_create"),
+            (std::vector<std::string>{"transaction:0:1:ok", "total:0:1:ok"}));
+  EXPECT_EQ(Stages("push_chunk"),
+            (std::vector<std::string>{"validate:2:1:ok", "transaction:0:1:ok", "total:0:1:ok"}));
+  EXPECT_EQ(Stages("push_commit"),
+            (std::vector<std::string>{"load_staged:2:1:ok", "apply:2:1:ok", "finalize:2:1:ok",
+                                      "transaction:0:1:ok", "total:0:1:ok"}));
+  auto pull = service_->ProcessPull(kAlice, {0, 10, 0});
+  ASSERT_TRUE(pull.has_value()) << pull.error().ToString();
+  EXPECT_EQ(Stages("pull"),
+            (std::vector<std::string>{"retained_floor_check:0:1:ok", "load_bundles:1:1:ok",
+                                      "transaction:1:1:ok", "total:1:1:ok"}));
+  // A rejected chunk (stateless validation) ends its total stage as an error.
+  Clear();
+  protocol::PushChunkRequest bad;
+  bad.rows = {Row("nope", UserKey(3), "INSERT", 0, "{}")};
+  ASSERT_FALSE(service_->UploadPushChunk(kAlice, "00000000-0000-4000-8000-000000000000",
+                                         std::move(bad))
+                   .has_value());
+  EXPECT_EQ(Stages("push_chunk"), (std::vector<std::string>{"validate:0:1:E", "total:0:1:E"}));
+
+  bool logged = false;
+  for (const std::string& line : log_.debug_lines) {
+    logged = logged || line.starts_with("stage timing op=push_commit stage=apply ");
+  }
+  EXPECT_TRUE(logged);
+}
+
+// Deletes are applied one statement per row (pipelined), so a bundle lists them in upload
+// order, whatever order the table stores them in (server.md §3.2 capture order).
+TEST_F(RuntimeTest, DeletesKeepUploadOrderInTheBundle) {
+  InitializeScope(kAlice);
+  std::vector<protocol::PushRequestRow> inserts;
+  for (int i = 1; i <= 6; ++i) {
+    inserts.push_back(Row("users", UserKey(i), "INSERT", 0, fmt::format(R"({{"name":"u{}"}})", i)));
+  }
+  auto created = Push(kAlice, 1, std::move(inserts));
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  const std::vector<int> order = {4, 1, 6, 2, 5, 3};
+  std::vector<protocol::PushRequestRow> deletes;
+  std::string expected;
+  for (const int i : order) {
+    deletes.push_back(Row("users", UserKey(i), "DELETE", created->bundle_seq));
+    expected += fmt::format("{}DELETE users {}", expected.empty() ? "" : ",", UserKey(i));
+  }
+  auto removed = Push(kAlice, 2, std::move(deletes));
+  ASSERT_TRUE(removed.has_value()) << removed.error().ToString();
+  EXPECT_EQ(Describe(FetchAndVerify(kAlice, *removed)), expected);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM business.users"), "0");
+}
+
+}  // namespace
+}  // namespace oversync::testing

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -41,6 +43,48 @@ const RegisteredTableRuntime* internal::RuntimeState::TableById(std::int32_t tab
     if (t.info.table.table_id == table_id) return &t;
   }
   return nullptr;
+}
+
+const RegisteredTableRuntime* internal::RuntimeState::TableByShape(
+    const protocol::TableShape* shape) const noexcept {
+  for (const RegisteredTableRuntime& t : registered) {
+    if (&t.shape == shape) return &t;
+  }
+  return nullptr;
+}
+
+StageTimer::StageTimer(const internal::RuntimeState& impl, std::string_view operation,
+                       std::string_view stage)
+    : impl_(impl.config.stage_metrics || impl.config.log_stage_timings ? &impl : nullptr),
+      operation_(operation),
+      stage_(stage) {
+  if (impl_ != nullptr) start_ = impl_->clock->Now();
+}
+
+StageTimer::~StageTimer() {
+  if (impl_ != nullptr) Finish(Status(ErrorCode::kInternal, "stage did not finish"));
+}
+
+void StageTimer::Finish(const Status& status, std::int64_t count, int attempt) {
+  if (impl_ == nullptr) return;
+  const internal::RuntimeState& impl = *std::exchange(impl_, nullptr);
+  StageTiming timing;
+  timing.operation = operation_;
+  timing.stage = stage_;
+  timing.duration = std::max(std::chrono::nanoseconds(0), impl.clock->Now() - start_);
+  timing.count = count;
+  timing.attempt = attempt;
+  timing.error = !status.ok() && status.code() != ErrorCode::kServiceUnavailable;
+  if (impl.config.stage_metrics) impl.config.stage_metrics->ObserveStage(timing);
+  if (impl.config.log_stage_timings) {
+    impl.logger->Log(LogLevel::kDebug, "oversync",
+                     fmt::format("stage timing op={} stage={} duration_us={} count={} attempt={} "
+                                 "error={}",
+                                 timing.operation, timing.stage,
+                                 std::chrono::duration_cast<std::chrono::microseconds>(
+                                     timing.duration).count(),
+                                 timing.count, timing.attempt, timing.error));
+  }
 }
 
 std::string internal::RuntimeState::NewUuidText() {
@@ -98,12 +142,16 @@ protocol::JsonValue WireKey(const RegisteredTableRuntime& table, std::string_vie
   return key;
 }
 
-Status RunUserTransaction(internal::RuntimeState& impl, const std::string& user_id, int attempts,
+Status RunUserTransaction(internal::RuntimeState& impl, std::string_view operation,
+                          const std::string& user_id, int attempts,
                           const std::function<Status(pg::PgConnection&)>& body) {
   UserLocks::Guard user_guard = impl.user_locks.Lock(user_id);
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl.pool->Acquire());
+  int attempt = 0;
   return pg::WithRetry(attempts, std::chrono::milliseconds(25), [&]() -> Status {
-    return pg::InTransaction(*conn, pg::Isolation::kReadCommitted,
+    ++attempt;
+    StageTimer timer(impl, operation, "transaction");
+    Status status = pg::InTransaction(*conn, pg::Isolation::kReadCommitted,
                              [&](pg::PgConnection& tx) -> Status {
                                OVERSYNC_RETURN_IF_ERROR(tx.Exec(
                                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
@@ -115,6 +163,8 @@ Status RunUserTransaction(internal::RuntimeState& impl, const std::string& user_
                                }
                                return body(tx);
                              });
+    timer.Finish(status, 0, attempt);
+    return status;
   });
 }
 

@@ -99,6 +99,8 @@ struct RuntimeState {
   int inflight = 0;                           // guarded by lifecycle_mu
 
   const RegisteredTableRuntime* TableById(std::int32_t table_id) const noexcept;
+  // The registered table whose validation shape `lookup` handed out.
+  const RegisteredTableRuntime* TableByShape(const protocol::TableShape* shape) const noexcept;
 };
 }  // namespace internal
 
@@ -120,6 +122,27 @@ class OperationToken {
 // Bootstrap.
 Result<OperationToken> BeginOperation(internal::RuntimeState& impl);
 
+// Times one stage of an operation for ServiceConfig::stage_metrics / log_stage_timings
+// (server.md §8.2). Reads no clock when neither is configured. Finish() reports once; a timer
+// destroyed unfinished (an early error return) reports the stage as failed.
+class StageTimer {
+ public:
+  StageTimer(const internal::RuntimeState& impl, std::string_view operation,
+             std::string_view stage);
+  StageTimer(const StageTimer&) = delete;
+  StageTimer& operator=(const StageTimer&) = delete;
+  ~StageTimer();
+
+  // `status` decides `error` (kServiceUnavailable "shutting down" is not an error).
+  void Finish(const Status& status, std::int64_t count = 0, int attempt = 1);
+
+ private:
+  const internal::RuntimeState* impl_;  // nullptr when timing is disabled or finished
+  std::string_view operation_;
+  std::string_view stage_;
+  TimePoint start_{};
+};
+
 // ---- shared helpers ----
 
 // The current time as a timestamptz parameter (microsecond RFC 3339).
@@ -134,8 +157,10 @@ protocol::JsonValue WireKey(const RegisteredTableRuntime& table, std::string_vie
 
 // Runs `body` in a READ COMMITTED transaction whose first statement takes the user's advisory
 // transaction lock (hashtextextended(user_id, 0): the key Go's session lock uses), under the
-// in-process user lock, retrying retryable SQLSTATEs `attempts` times (25 ms x attempt).
-Status RunUserTransaction(internal::RuntimeState& impl, const std::string& user_id, int attempts,
+// in-process user lock, retrying retryable SQLSTATEs `attempts` times (25 ms x attempt). Each
+// attempt is reported as the `operation`'s "transaction" stage.
+Status RunUserTransaction(internal::RuntimeState& impl, std::string_view operation,
+                          const std::string& user_id, int attempts,
                           const std::function<Status(pg::PgConnection&)>& body);
 
 // Sets the transaction-local bundle context (server.md §1.13).
@@ -166,8 +191,10 @@ Status ActivateSourceAndRetain(internal::RuntimeState& impl, pg::PgConnection& t
 // Converts a PostgreSQL to_jsonb row text to the wire payload (server.md §3.4): bytea columns
 // re-encoded as base64, `_sync_scope_id` removed. `canonical` forces Go canonical output (bundle
 // payloads); otherwise the original text is returned untouched when nothing had to change.
+// `value_out`, when given, receives the converted payload as a value (what the text encodes).
 Result<std::string> WirePayloadFromDb(const RegisteredTableRuntime& table, std::string_view text,
-                                      bool canonical, protocol::JsonParser& parser);
+                                      bool canonical, protocol::JsonParser& parser,
+                                      protocol::JsonValue* value_out = nullptr);
 
 }  // namespace oversync
 

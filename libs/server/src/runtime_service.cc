@@ -1,6 +1,9 @@
 #include "oversync/server/runtime_service.h"
 
+#include <set>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "runtime_internal.h"
 
@@ -30,15 +33,27 @@ Result<BootstrapReport> RuntimeService::Bootstrap() {
   // rejected configuration leaves the database as it was.
   OVERSYNC_ASSIGN_OR_RETURN(std::vector<bootstrap::TableInfo> tables,
                             bootstrap::ValidateRegisteredTables(*conn, impl_->tables));
-  OVERSYNC_RETURN_IF_ERROR(bootstrap::ValidateForeignKeys(*conn, tables));
+  OVERSYNC_ASSIGN_OR_RETURN(TableDependencies dependencies,
+                            bootstrap::ValidateForeignKeys(*conn, tables));
   BootstrapReport report;
+  std::set<std::string> names;
+  for (const bootstrap::TableInfo& t : tables) names.insert(t.table.qualified());
+  MergeDependencyOverrides(dependencies, names, impl_->config.dependency_overrides);
+  std::string order_text;
+  for (const std::vector<std::string>& component : OrderTables(names, dependencies)) {
+    for (const std::string& table : component) report.table_order.push_back(table);
+    if (!order_text.empty()) order_text += ", ";
+    order_text += component.size() == 1 ? component.front()
+                                        : fmt::format("{{{}}}", fmt::join(component, " "));
+  }
   OVERSYNC_ASSIGN_OR_RETURN(report.created_layout, bootstrap::EnsureSyncLayout(*conn, tables));
   OVERSYNC_ASSIGN_OR_RETURN(report.trigger_tables_installed,
                             bootstrap::InstallCaptureTriggers(*conn, tables));
   impl_->logger->Log(LogLevel::kInfo, "bootstrap",
-                     fmt::format("sync layout {}; {} registered tables; triggers (re)installed on {}",
+                     fmt::format("sync layout {}; {} registered tables; triggers (re)installed on "
+                                 "{}; table order (FK cycles in braces): {}",
                                  report.created_layout ? "created" : "validated", tables.size(),
-                                 report.trigger_tables_installed));
+                                 report.trigger_tables_installed, order_text));
   // A re-bootstrap of a running service (the example server's /test/reset) re-validates and
   // re-creates the layout but keeps the registered-table runtime it already serves with: the
   // configuration is immutable, so the validated shapes are the same, and replacing them would

@@ -72,6 +72,7 @@ class RuntimeTest : public ::testing::Test {
     options.max_connections = 8;
     options.clock = &clock_;
     options.random = &random_;
+    options.logger = logger_;
     auto service = RuntimeService::Create(config, options);
     EXPECT_TRUE(service.has_value()) << service.error().ToString();
     if (!service) return nullptr;
@@ -159,6 +160,7 @@ class RuntimeTest : public ::testing::Test {
   ManualClock clock_;
   SeededRandom random_;
   ServiceConfig config_;
+  Logger* logger_ = nullptr;  // set in ConfigureService to capture the runtime's log
   std::unique_ptr<PgTestDatabase> db_;
   std::unique_ptr<RuntimeService> service_;
 };

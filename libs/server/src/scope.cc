@@ -103,8 +103,10 @@ Status RequireActiveInitializationLease(pg::PgConnection& tx, ScopeRow& scope,
 Result<protocol::ConnectResponse> RuntimeService::Connect(const Actor& actor,
                                                           const protocol::ConnectRequest& request) {
   OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  StageTimer total(*impl_, "connect", "total");
   protocol::ConnectResponse response;
-  Status status = RunUserTransaction(*impl_, actor.user_id, 1, [&](pg::PgConnection& tx) -> Status {
+  Status status = RunUserTransaction(*impl_, "connect", actor.user_id, 1,
+                                     [&](pg::PgConnection& tx) -> Status {
     const TimePoint now = impl_->clock->Now();
     OVERSYNC_ASSIGN_OR_RETURN(ScopeRow scope, EnsureAndLockScope(tx, actor.user_id, now));
     const std::string user_pk = std::to_string(scope.user_pk);
@@ -156,6 +158,7 @@ Result<protocol::ConnectResponse> RuntimeService::Connect(const Actor& actor,
     }
     return {};
   });
+  total.Finish(status);
   if (!status.ok()) return Error(std::move(status));
   return response;
 }

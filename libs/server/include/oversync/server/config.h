@@ -8,10 +8,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "oversync/common/status.h"
+#include "oversync/server/stage_metrics.h"
 
 namespace oversync {
 
@@ -51,6 +54,19 @@ struct ServiceConfig {
   std::int64_t retained_bundles_per_user = 10000;
   std::int64_t retention_prune_batch_size = 1000;
   std::chrono::milliseconds upload_lock_timeout{0};  // 0 = disabled
+
+  // Extra parent-before-child edges ("schema.table" -> parents) merged into the FK dependency
+  // graph computed at Bootstrap. As in go-oversync the resulting table order is computed and
+  // logged but drives nothing (push commits apply rows in upload order with deferred FKs).
+  // Names are trimmed and lower-cased ("public" when no schema); unknown or unregistered
+  // tables and self-edges are ignored.
+  std::map<std::string, std::vector<std::string>> dependency_overrides;
+  // Receives per-stage timings (see stage_metrics.h); shared so the application keeps its own
+  // handle. nullptr = no metrics.
+  std::shared_ptr<StageMetricsRecorder> stage_metrics;
+  // Logs every stage timing at debug level through the runtime's Logger.
+  bool log_stage_timings = false;
+
   BundleChangeWatchConfig bundle_change_watch;
 };
 

@@ -54,6 +54,10 @@ struct Actor {
 struct BootstrapReport {
   bool created_layout = false;       // false: an existing layout was validated, no DDL ran
   int trigger_tables_installed = 0;  // tables whose triggers were (re)created
+  // Registered tables ("schema.table"), parents before children (FK graph plus
+  // ServiceConfig::dependency_overrides; tables of one FK cycle adjacent and sorted).
+  // Informational, as in go-oversync: nothing in the runtime depends on it.
+  std::vector<std::string> table_order;
 };
 
 class RuntimeService {
