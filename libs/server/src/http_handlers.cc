@@ -99,6 +99,9 @@ Status HttpSyncHandlers::MountSyncRoutes(http::Router& router, std::string_view 
       {"DELETE", "/sync/push-sessions/{push_id}"},
       {"GET", "/sync/committed-bundles/{bundle_seq}/rows"},
       {"GET", "/sync/pull"},
+      {"POST", "/sync/snapshot-sessions"},
+      {"GET", "/sync/snapshot-sessions/{snapshot_id}"},
+      {"DELETE", "/sync/snapshot-sessions/{snapshot_id}"},
       {"GET", "/sync/capabilities"},
   };
   using Endpoint =
@@ -124,6 +127,15 @@ Status HttpSyncHandlers::MountSyncRoutes(http::Router& router, std::string_view 
       },
       [this](const http::Request& r, const Actor* a, const http::PathParams&) {
         return HandlePull(r, a);
+      },
+      [this](const http::Request& r, const Actor* a, const http::PathParams&) {
+        return HandleCreateSnapshotSession(r, a);
+      },
+      [this](const http::Request& r, const Actor* a, const http::PathParams& p) {
+        return HandleGetSnapshotChunk(r, a, p.Get("snapshot_id"));
+      },
+      [this](const http::Request& r, const Actor* a, const http::PathParams& p) {
+        return HandleDeleteSnapshotSession(r, a, p.Get("snapshot_id"));
       },
       [this](const http::Request& r, const Actor* a, const http::PathParams&) {
         return HandleCapabilities(r, a);
@@ -233,6 +245,49 @@ http::Response HttpSyncHandlers::HandlePull(const http::Request& request,
   auto body = service_.ProcessPullBody(*actor, *query);
   if (!body) return JsonError(body.error(), ErrorCode::kPullFailed, "Failed to process pull");
   return http::Response::Json(200, std::move(*body));
+}
+
+http::Response HttpSyncHandlers::HandleCreateSnapshotSession(const http::Request& request,
+                                                             const Actor* actor) const {
+  if (auto early = Preamble(request, "POST", actor)) return std::move(*early);
+  auto decoded = protocol::DecodeSnapshotSessionCreateRequest(request.body);
+  if (!decoded) {
+    return JsonError(decoded.error(), ErrorCode::kSnapshotSessionCreateFailed, "");
+  }
+  auto session = service_.CreateSnapshotSession(*actor, *decoded);
+  if (!session) {
+    return JsonError(session.error(), ErrorCode::kSnapshotSessionCreateFailed,
+                     "Failed to create snapshot session");
+  }
+  return http::Response::Json(200, protocol::EncodeSnapshotSession(*session));
+}
+
+http::Response HttpSyncHandlers::HandleGetSnapshotChunk(const http::Request& request,
+                                                        const Actor* actor,
+                                                        std::string_view snapshot_id) const {
+  if (auto early = Preamble(request, "GET", actor)) return std::move(*early);
+  const ServiceConfig& config = service_.config();
+  auto query = protocol::ParseSnapshotChunkQuery(http::ParseQuery(request.raw_query),
+                                                 config.default_rows_per_snapshot_chunk,
+                                                 config.max_rows_per_snapshot_chunk);
+  if (!query) return JsonError(query.error(), ErrorCode::kSnapshotChunkFailed, "");
+  auto body = service_.GetSnapshotChunkBody(*actor, snapshot_id, *query);
+  if (!body) {
+    return JsonError(body.error(), ErrorCode::kSnapshotChunkFailed, "Failed to get snapshot chunk");
+  }
+  return http::Response::Json(200, std::move(*body));
+}
+
+http::Response HttpSyncHandlers::HandleDeleteSnapshotSession(const http::Request& request,
+                                                             const Actor* actor,
+                                                             std::string_view snapshot_id) const {
+  if (auto early = Preamble(request, "DELETE", actor)) return std::move(*early);
+  const oversync::Status status = service_.DeleteSnapshotSession(*actor, snapshot_id);
+  if (!status.ok()) {
+    return JsonError(status, ErrorCode::kSnapshotSessionDeleteFailed,
+                     "Failed to delete snapshot session");
+  }
+  return http::Response::NoContent();
 }
 
 http::Response HttpSyncHandlers::HandleCapabilities(const http::Request& request,

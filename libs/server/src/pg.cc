@@ -43,6 +43,20 @@ bool PgResult::Bool(int row, int column) const noexcept {
   return !text.empty() && text.front() == 't';
 }
 
+std::string_view PgResult::ColumnName(int column) const noexcept {
+  const char* name = PQfname(result_.get(), column);
+  return name != nullptr ? std::string_view(name) : std::string_view();
+}
+
+std::int64_t PgResult::AffectedRows() const noexcept {
+  const char* text = result_ ? PQcmdTuples(result_.get()) : nullptr;
+  std::int64_t value = 0;
+  if (text == nullptr || *text == '\0') return 0;
+  const std::string_view view(text);
+  std::from_chars(view.data(), view.data() + view.size(), value);
+  return value;
+}
+
 // ---- PgConnection ----
 
 Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& dsn) {

@@ -53,6 +53,9 @@ class PgResult {
   std::optional<std::int64_t> Int64(int row, int column) const noexcept;
   // 't' / 'f'.
   bool Bool(int row, int column) const noexcept;
+  std::string_view ColumnName(int column) const noexcept;
+  // Rows affected by INSERT/UPDATE/DELETE/MERGE/COPY (0 otherwise).
+  std::int64_t AffectedRows() const noexcept;
 
  private:
   std::unique_ptr<pg_result, ResultDeleter> result_;

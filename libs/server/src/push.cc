@@ -68,37 +68,6 @@ Result<SessionRow> LoadSessionForUpdate(pg::PgConnection& tx, std::string_view p
   return s;
 }
 
-struct SourceRow {
-  bool exists = false;
-  std::string state;
-  std::int64_t max_committed = 0;
-  std::string replaced_by;
-};
-
-Result<SourceRow> LoadSource(pg::PgConnection& tx, std::int64_t user_pk,
-                             const std::string& source_id, bool for_update) {
-  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult r, tx.Exec(
-      std::string("SELECT state, max_committed_source_bundle_id, replaced_by_source_id "
-                  "FROM sync.source_state WHERE user_pk = $1 AND source_id = $2") +
-          (for_update ? " FOR UPDATE" : ""),
-      {std::to_string(user_pk), source_id}));
-  SourceRow s;
-  if (r.rows() == 0) return s;
-  s.exists = true;
-  s.state = r.Text(0, 0);
-  s.max_committed = r.Int64(0, 1).value_or(0);
-  s.replaced_by = r.Text(0, 2);
-  return s;
-}
-
-Status RetiredError(const std::string& source_id, const std::string& user_id,
-                    const std::string& replaced_by) {
-  std::string message = replaced_by.empty()
-                            ? fmt::format("source {} for user {} was retired", source_id, user_id)
-                            : fmt::format("source {} for user {} was retired and replaced by {}",
-                                          source_id, user_id, replaced_by);
-  return protocol::SourceRetiredError(std::move(message), source_id, replaced_by);
-}
 
 // The payload stored for apply (server.md §1.9a payload_apply): member names lower-cased, the
 // key member injected when absent, bytea values rewritten from base64 to `\x<hex>` so

@@ -121,29 +121,11 @@ Result<std::string> RuntimeService::ProcessPullBody(const Actor& actor,
     // One statement reads the scope state, the retained floor and the head (go-oversync's
     // retained_floor_check and resolve_stable_bundle_seq stages).
     StageTimer floor_check(*impl_, "pull", "retained_floor_check");
-    OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult scope, tx.Exec(
-        "SELECT u.user_pk, u.next_bundle_seq, u.retained_bundle_floor, COALESCE(s.state_code, 0), "
-        "COALESCE((extract(epoch FROM s.lease_expires_at) * 1000000)::bigint, 0) "
-        "FROM sync.user_state u LEFT JOIN sync.scope_state s ON s.user_pk = u.user_pk "
-        "WHERE u.user_id = $1",
-        {actor.user_id}));
+    OVERSYNC_ASSIGN_OR_RETURN(ReadScope scope, LoadScopeForRead(tx, actor.user_id, now));
     floor_check.Finish(Status());
-    const auto state = scope.rows() == 0 ? 0 : scope.Int64(0, 3).value_or(0);
-    if (state == 1) {
-      const TimePoint lease = FromEpochMicros(scope.Int64(0, 4).value_or(0));
-      if (lease > now) {
-        return {ErrorCode::kScopeInitializing,
-                fmt::format("sync scope for user {} is initializing until {}", actor.user_id,
-                            FormatRfc3339Nano(lease))};
-      }
-    }
-    if (state != 2) {
-      return {ErrorCode::kScopeUninitialized,
-              fmt::format("sync scope for user {} is not initialized", actor.user_id)};
-    }
-    const std::int64_t user_pk = scope.Int64(0, 0).value_or(0);
-    const std::int64_t head = scope.Int64(0, 1).value_or(1) - 1;
-    const std::int64_t floor = scope.Int64(0, 2).value_or(0);
+    const std::int64_t user_pk = scope.user_pk;
+    const std::int64_t head = scope.head;
+    const std::int64_t floor = scope.retained_floor;
     const std::int64_t after = query.after_bundle_seq;
     const std::int64_t target = query.target_bundle_seq;
     // Unlike go-oversync, a checkpoint of 0 is pruned too once a floor exists: bundles at or

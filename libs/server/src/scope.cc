@@ -4,6 +4,7 @@
 
 #include "oversync/common/rfc3339.h"
 #include "oversync/common/uuid.h"
+#include "oversync/protocol/errors.h"
 
 namespace oversync {
 namespace {
@@ -14,7 +15,7 @@ constexpr std::string_view kScopeColumns =
     "COALESCE((extract(epoch FROM s.lease_expires_at) * 1000000)::bigint, 0), "
     "u.next_bundle_seq, u.retained_bundle_floor";
 
-ScopeRow ReadScope(const pg::PgResult& r) {
+ScopeRow ScopeRowFrom(const pg::PgResult& r) {
   ScopeRow row;
   row.user_pk = r.Int64(0, 0).value_or(0);
   row.state = static_cast<ScopeStateCode>(r.Int64(0, 1).value_or(0));
@@ -57,7 +58,7 @@ Result<ScopeRow> EnsureAndLockScope(pg::PgConnection& tx, const std::string& use
                   kScopeColumns),
       {user_id}));
   if (r.rows() != 1) return Error(ErrorCode::kInternal, "scope state row missing after upsert");
-  ScopeRow row = ReadScope(r);
+  ScopeRow row = ScopeRowFrom(r);
   OVERSYNC_RETURN_IF_ERROR(ExpireLeaseIfElapsed(tx, row, now));
   return row;
 }
@@ -69,7 +70,7 @@ Result<ScopeRow> LockScopeByUserPk(pg::PgConnection& tx, std::int64_t user_pk, T
                   kScopeColumns),
       {std::to_string(user_pk)}));
   if (r.rows() != 1) return Error(ErrorCode::kInternal, "scope state row missing");
-  ScopeRow row = ReadScope(r);
+  ScopeRow row = ScopeRowFrom(r);
   OVERSYNC_RETURN_IF_ERROR(ExpireLeaseIfElapsed(tx, row, now));
   return row;
 }
@@ -96,6 +97,59 @@ Status RequireActiveInitializationLease(pg::PgConnection& tx, ScopeRow& scope,
       {std::to_string(scope.user_pk), FormatRfc3339Nano(refresh_to)}));
   scope.lease_expires_at = refresh_to;
   return {};
+}
+
+Result<SourceRow> LoadSource(pg::PgConnection& tx, std::int64_t user_pk,
+                             const std::string& source_id, bool for_update) {
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult r, tx.Exec(
+      std::string("SELECT state, max_committed_source_bundle_id, replaced_by_source_id "
+                  "FROM sync.source_state WHERE user_pk = $1 AND source_id = $2") +
+          (for_update ? " FOR UPDATE" : ""),
+      {std::to_string(user_pk), source_id}));
+  SourceRow s;
+  if (r.rows() == 0) return s;
+  s.exists = true;
+  s.state = r.Text(0, 0);
+  s.max_committed = r.Int64(0, 1).value_or(0);
+  s.replaced_by = r.Text(0, 2);
+  return s;
+}
+
+Status RetiredError(const std::string& source_id, const std::string& user_id,
+                    const std::string& replaced_by) {
+  std::string message = replaced_by.empty()
+                            ? fmt::format("source {} for user {} was retired", source_id, user_id)
+                            : fmt::format("source {} for user {} was retired and replaced by {}",
+                                          source_id, user_id, replaced_by);
+  return protocol::SourceRetiredError(std::move(message), source_id, replaced_by);
+}
+
+Result<ReadScope> LoadScopeForRead(pg::PgConnection& tx, const std::string& user_id,
+                                   TimePoint now) {
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult scope, tx.Exec(
+      "SELECT u.user_pk, u.next_bundle_seq, u.retained_bundle_floor, COALESCE(s.state_code, 0), "
+      "COALESCE((extract(epoch FROM s.lease_expires_at) * 1000000)::bigint, 0) "
+      "FROM sync.user_state u LEFT JOIN sync.scope_state s ON s.user_pk = u.user_pk "
+      "WHERE u.user_id = $1",
+      {user_id}));
+  const auto state = scope.rows() == 0 ? 0 : scope.Int64(0, 3).value_or(0);
+  if (state == 1) {
+    const TimePoint lease = FromEpochMicros(scope.Int64(0, 4).value_or(0));
+    if (lease > now) {
+      return Error(ErrorCode::kScopeInitializing,
+                   fmt::format("sync scope for user {} is initializing until {}", user_id,
+                               FormatRfc3339Nano(lease)));
+    }
+  }
+  if (state != 2) {
+    return Error(ErrorCode::kScopeUninitialized,
+                 fmt::format("sync scope for user {} is not initialized", user_id));
+  }
+  ReadScope out;
+  out.user_pk = scope.Int64(0, 0).value_or(0);
+  out.head = scope.Int64(0, 1).value_or(1) - 1;
+  out.retained_floor = scope.Int64(0, 2).value_or(0);
+  return out;
 }
 
 // ---- POST /sync/connect ----

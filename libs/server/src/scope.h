@@ -37,6 +37,34 @@ Status RequireActiveInitializationLease(pg::PgConnection& tx, ScopeRow& scope,
                                         const std::string& initialization_id, TimePoint now,
                                         TimePoint refresh_to);
 
+// The scope of a read path (pull, snapshot create, watch): never locked or mutated.
+struct ReadScope {
+  std::int64_t user_pk = 0;
+  std::int64_t head = 0;            // last committed bundle_seq (next_bundle_seq - 1)
+  std::int64_t retained_floor = 0;  // bundles at or below it are pruned
+};
+
+// The read-path scope gate (protocol.md §3.7): kScopeInitializing "sync scope for user U is
+// initializing until <RFC3339>" while a live lease exists, kScopeUninitialized otherwise unless
+// the scope is INITIALIZED. An elapsed lease reads as uninitialized (nothing is written).
+Result<ReadScope> LoadScopeForRead(pg::PgConnection& tx, const std::string& user_id, TimePoint now);
+
+// One row of sync.source_state (exists = false when there is none).
+struct SourceRow {
+  bool exists = false;
+  std::string state;
+  std::int64_t max_committed = 0;
+  std::string replaced_by;
+};
+
+// Reads (optionally locks) the state of `source_id` in the scope.
+Result<SourceRow> LoadSource(pg::PgConnection& tx, std::int64_t user_pk,
+                             const std::string& source_id, bool for_update);
+
+// kSourceRetired with go-oversync's message and the extended body's fields.
+Status RetiredError(const std::string& source_id, const std::string& user_id,
+                    const std::string& replaced_by);
+
 }  // namespace oversync
 
 #endif  // OVERSYNC_SERVER_SRC_SCOPE_H_

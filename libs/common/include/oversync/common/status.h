@@ -188,6 +188,13 @@ Status StatusOf(const Result<T>& r) {
 }
 }  // namespace internal
 
+// The Status of a Result (OK when it holds a value), for returning an operation's outcome
+// without its value.
+template <typename T>
+Status ToStatus(const Result<T>& r) {
+  return internal::StatusOf(r);
+}
+
 }  // namespace oversync
 
 #define OVERSYNC_INTERNAL_CONCAT2(a, b) a##b

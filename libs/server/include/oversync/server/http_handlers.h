@@ -62,6 +62,12 @@ class HttpSyncHandlers {
   http::Response HandleGetCommittedBundleRows(const http::Request& request, const Actor* actor,
                                         std::string_view bundle_seq) const;
   http::Response HandlePull(const http::Request& request, const Actor* actor) const;
+  http::Response HandleCreateSnapshotSession(const http::Request& request,
+                                             const Actor* actor) const;
+  http::Response HandleGetSnapshotChunk(const http::Request& request, const Actor* actor,
+                                        std::string_view snapshot_id) const;
+  http::Response HandleDeleteSnapshotSession(const http::Request& request, const Actor* actor,
+                                             std::string_view snapshot_id) const;
   http::Response HandleCapabilities(const http::Request& request, const Actor* actor) const;
   http::Response HandleHealth(const http::Request& request) const;
   http::Response HandleStatus(const http::Request& request) const;

@@ -25,6 +25,7 @@
 #include "oversync/protocol/messages.h"
 #include "oversync/protocol/query.h"
 #include "oversync/server/config.h"
+#include "oversync/server/sync_transaction.h"
 
 namespace oversync {
 
@@ -103,10 +104,60 @@ class RuntimeService {
   // The same as the encoded JSON body (without the trailing newline), written while the rows
   // stream from PostgreSQL: what the HTTP handler serves (no payload is parsed or copied twice).
   Result<std::string> ProcessPullBody(const Actor& actor, const protocol::PullQuery& query);
+  // §3.9 / server.md §6.1-§6.3: a frozen copy of every live row of the scope, materialized
+  // inside PostgreSQL (one INSERT ... SELECT per registered table) from one REPEATABLE READ
+  // snapshot, optionally rotating the caller's source (§6.2). Expiry runs on the database clock.
+  // Errors: kScopeUninitialized / kScopeInitializing; kSnapshotSessionInvalid (replacement
+  // validation; also a scope over max_rows/max_bytes_per_snapshot_session — go-oversync answers
+  // 500 there); kSourceRetired; kSourceReplacementInvalid; kInternal when row_state and the
+  // business tables disagree; kDatabase/kUnavailable.
+  Result<protocol::SnapshotSession> CreateSnapshotSession(
+      const Actor& actor, const protocol::SnapshotSessionCreateRequest& request);
+  // §3.10 / server.md §6.4 as the encoded JSON body (rows stream from PostgreSQL, stored payloads
+  // are copied unparsed). `query` comes from protocol::ParseSnapshotChunkQuery.
+  // Errors: kSnapshotChunkInvalid, kSnapshotSessionNotFound (also for a malformed id),
+  // kSnapshotSessionForbidden, kSnapshotSessionExpired.
+  Result<std::string> GetSnapshotChunkBody(const Actor& actor, std::string_view snapshot_id,
+                                           const protocol::SnapshotChunkQuery& query);
+  // The same, decoded.
+  Result<protocol::SnapshotChunkResponse> GetSnapshotChunk(const Actor& actor,
+                                                           std::string_view snapshot_id,
+                                                           const protocol::SnapshotChunkQuery& query);
+  // §3.11: no expiry check. Errors: kSnapshotChunkInvalid (blank id), kSnapshotSessionNotFound,
+  // kSnapshotSessionForbidden.
+  Status DeleteSnapshotSession(const Actor& actor, std::string_view snapshot_id);
   // §3.12.
   protocol::CapabilitiesResponse GetCapabilities() const;
   // §3.13. Errors: kDatabase/kUnavailable.
   Result<protocol::StatusResponse> GetStatus();
+
+  // ---- server-originated writes (server.md §3.6-§3.7) ----
+
+  // go-oversync's ScopeManager.ExecWrite: runs `fn` in one transaction as the next bundle of
+  // source `writer_id` in scope `scope_id` (source_bundle_id = the source's last committed + 1;
+  // writer ids share the per-scope source sequence space with client source ids). An
+  // UNINITIALIZED scope becomes INITIALIZED by this writer (`auto_initialized`). Never retried.
+  // Errors: kInvalidArgument "scope_id is required" / "writer_id is required" / "scope write
+  // callback is required"; kScopeInitializing (never hidden); kSourceRetired; kFailedPrecondition
+  // "scope write for S via W produced no visible registered-table effects" (everything,
+  // including the auto-initialization and unregistered-table writes, is rolled back); the
+  // callback's own error verbatim; kServiceUnavailable when shutting down; kDatabase/kUnavailable.
+  Result<ScopeWriteResult> ExecWrite(std::string_view scope_id, std::string_view writer_id,
+                                     const SyncWriteFn& fn);
+
+  // go-oversync's WithinSyncBundle: the low-level primitive for callers that manage exact source
+  // tuples. The scope must be INITIALIZED and `source.source_bundle_id` must be the source's next
+  // one. When `fn` touched no registered table (or its effects normalized away) the transaction
+  // still commits (unregistered-table writes persist), no bundle is produced (nullopt) and the
+  // source does not advance. Never retried.
+  // Errors: kInvalidArgument "actor user_id is required" / "bundle source_id is required" /
+  // "bundle source_bundle_id must be > 0" / "bundle callback is required";
+  // kScopeUninitialized / kScopeInitializing; kSourceRetired; kHistoryPruned (a tuple at or below
+  // the committed watermark: there is no replay here); kSourceSequenceOutOfOrder; the callback's
+  // own error verbatim; kServiceUnavailable; kDatabase/kUnavailable.
+  Result<std::optional<CommittedBundle>> WithinSyncBundle(const std::string& user_id,
+                                                          const BundleSource& source,
+                                                          const SyncWriteFn& fn);
 
   // Stops accepting operations (they fail with kServiceUnavailable "sync service is shutting
   // down"), waits for in-flight ones, then closes. Idempotent. Thread-safe.
