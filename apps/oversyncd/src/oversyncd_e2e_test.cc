@@ -4,21 +4,12 @@
 // OversyncdExternalDbTest needs OVERSYNC_TEST_DSN (skipped without it, a failure when CI is
 // set) and points the server at a fresh database of that cluster. OversyncdLocalClusterTest
 // needs the PostgreSQL 15 server binaries and runs initdb in a temporary directory.
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cerrno>
-#include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +20,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "e2e_support.h"
 #include "oversync/common/clock.h"
 #include "oversync/common/status.h"
 #include "oversync/http/testing/loopback_client.h"
@@ -48,148 +40,16 @@ namespace {
 namespace fs = std::filesystem;
 using http::testing::ClientResponse;
 using http::testing::LoopbackClient;
-using http::testing::UniqueFd;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
+using e2e::BaseEnv;
+using e2e::ChildProcess;
+using e2e::EnvOverrides;
+using e2e::kExitTimeout;
+using e2e::kListenPrefix;
+using e2e::kStartupTimeout;
+using e2e::PortFromListenLine;
+using e2e::SetEnv;
 
-// Upper bounds for events that must happen (initdb + startup on a slow CI machine); reaching
-// one is a test failure, never part of the schedule.
-constexpr milliseconds kStartupTimeout{90'000};
-constexpr milliseconds kExitTimeout{60'000};
-constexpr std::string_view kListenPrefix = "oversyncd listening on http://";
 constexpr const char* kPgBinDir = "/usr/lib/postgresql/15/bin";
-
-using EnvOverrides = std::vector<std::pair<std::string, std::optional<std::string>>>;
-
-// A child process whose stdout and stderr go to one pipe that the test reads.
-class ChildProcess {
- public:
-  static Result<ChildProcess> Spawn(const std::vector<std::string>& argv,
-                                    const EnvOverrides& overrides) {
-    std::vector<std::string> env;
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-      const std::string_view text(*entry);
-      const std::string_view name = text.substr(0, text.find('='));
-      bool overridden = false;
-      for (const auto& [key, value] : overrides) overridden = overridden || key == name;
-      if (!overridden) env.emplace_back(text);
-    }
-    for (const auto& [key, value] : overrides) {
-      if (value) env.push_back(key + "=" + *value);
-    }
-
-    std::array<int, 2> fds = {-1, -1};
-    if (pipe2(fds.data(), O_CLOEXEC) != 0) return Error(ErrorCode::kIo, "pipe2 failed");
-    UniqueFd read_end(fds[0]);
-    UniqueFd write_end(fds[1]);
-    posix_spawn_file_actions_t actions;
-    if (posix_spawn_file_actions_init(&actions) != 0) return Error(ErrorCode::kIo, "actions");
-    const std::unique_ptr<posix_spawn_file_actions_t, int (*)(posix_spawn_file_actions_t*)>
-        actions_owner(&actions, &posix_spawn_file_actions_destroy);
-    posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDERR_FILENO);
-
-    std::vector<std::string> arg_storage = argv;
-    std::vector<char*> args;
-    args.reserve(arg_storage.size() + 1);
-    for (std::string& arg : arg_storage) args.push_back(arg.data());
-    args.push_back(nullptr);
-    std::vector<char*> envp;
-    envp.reserve(env.size() + 1);
-    for (std::string& entry : env) envp.push_back(entry.data());
-    envp.push_back(nullptr);
-
-    pid_t pid = -1;
-    const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
-    if (rc != 0) return Error(ErrorCode::kIo, std::string("posix_spawn: ") + std::strerror(rc));
-    return ChildProcess(pid, std::move(read_end));
-  }
-
-  ChildProcess(ChildProcess&& other) noexcept
-      : pid_(std::exchange(other.pid_, -1)),
-        out_(std::move(other.out_)),
-        output_(std::move(other.output_)),
-        consumed_(other.consumed_) {}
-  ChildProcess& operator=(ChildProcess&&) = delete;
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-  ~ChildProcess() {
-    if (pid_ > 0) {  // a failed test must not leave the server running
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-  }
-
-  // Returns the first not yet returned output line starting with `prefix`.
-  Result<std::string> WaitForLine(std::string_view prefix, milliseconds timeout) {
-    const auto deadline = steady_clock::now() + timeout;
-    while (true) {
-      std::size_t line_end = 0;
-      while ((line_end = output_.find('\n', consumed_)) != std::string::npos) {
-        std::string line = output_.substr(consumed_, line_end - consumed_);
-        consumed_ = line_end + 1;
-        if (line.rfind(prefix, 0) == 0) return line;
-      }
-      OVERSYNC_ASSIGN_OR_RETURN(const bool open, ReadSome(deadline));
-      if (!open) {
-        return Error(ErrorCode::kIo, "output closed before \"" + std::string(prefix) + "\"");
-      }
-    }
-  }
-
-  void Signal(int signal_number) const { ::kill(pid_, signal_number); }
-
-  // Reads the output to EOF, then reaps the child. Returns its exit status (128 + signal).
-  Result<int> WaitForExit(milliseconds timeout) {
-    const auto deadline = steady_clock::now() + timeout;
-    while (true) {
-      OVERSYNC_ASSIGN_OR_RETURN(const bool open, ReadSome(deadline));
-      if (!open) break;
-    }
-    int status = 0;
-    if (::waitpid(pid_, &status, 0) != pid_) return Error(ErrorCode::kIo, "waitpid failed");
-    pid_ = -1;
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    return 128 + WTERMSIG(status);
-  }
-
-  const std::string& output() const noexcept { return output_; }
-
- private:
-  ChildProcess(pid_t pid, UniqueFd out) noexcept : pid_(pid), out_(std::move(out)) {}
-
-  // Appends available output; false at EOF. kDeadlineExceeded once `deadline` has passed.
-  Result<bool> ReadSome(steady_clock::time_point deadline) {
-    while (true) {
-      const auto left =
-          std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now()).count();
-      if (left <= 0) {
-        return Error(ErrorCode::kDeadlineExceeded, "timed out; output so far:\n" + output_);
-      }
-      pollfd fd{out_.get(), POLLIN, 0};
-      const int ready = ::poll(&fd, 1, static_cast<int>(left));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) continue;  // re-check the deadline
-      std::array<char, 4096> chunk{};
-      const ssize_t n = ::read(out_.get(), chunk.data(), chunk.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      output_.append(chunk.data(), static_cast<std::size_t>(n));
-      return true;
-    }
-  }
-
-  pid_t pid_;
-  UniqueFd out_;
-  std::string output_;
-  std::size_t consumed_ = 0;
-};
-
-std::uint16_t PortFromListenLine(const std::string& line) {
-  const std::size_t colon = line.rfind(':');
-  return static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
-}
 
 void ExpectHealthyStatusBody(const ClientResponse& response) {
   EXPECT_EQ(response.status, 200) << response.body;
@@ -240,28 +100,6 @@ void ExpectHealthyStatusBody(const ClientResponse& response) {
 Result<ClientResponse> Get(std::uint16_t port, std::string_view method, std::string_view target) {
   OVERSYNC_ASSIGN_OR_RETURN(LoopbackClient client, LoopbackClient::Connect(port));
   return client.RoundTrip(method, target);
-}
-
-// Environment shared by every spawn: nothing inherited may change the scenario.
-EnvOverrides BaseEnv() {
-  return {{"DATABASE_URL", std::nullopt},
-          {"PORT", std::nullopt},
-          {"OVERSYNCD_DATA_DIR", std::nullopt},
-          {"OVERSYNCD_LISTEN_ADDR", std::nullopt},
-          {"JWT_SECRET", "e2e-secret"},
-          {"OVERSYNC_DB_POOL_MAX_CONNS", std::nullopt},
-          {"OVERSYNC_DB_POOL_MIN_CONNS", std::nullopt}};
-}
-
-// Sets (or with nullopt unsets) `name` in `env`, replacing an earlier entry.
-void SetEnv(EnvOverrides& env, const std::string& name, std::optional<std::string> value) {
-  for (auto& [key, existing] : env) {
-    if (key == name) {
-      existing = std::move(value);
-      return;
-    }
-  }
-  env.emplace_back(name, std::move(value));
 }
 
 Result<ClientResponse> Post(std::uint16_t port, std::string_view target, std::string_view body) {
