@@ -199,13 +199,13 @@ http::Response App::TestWatchSubscribers(const http::Request& request) {
   if (user_id.find_first_not_of(" \t\r\n") == std::string::npos) {
     return HelperError(400, "invalid_request", "user_id required");
   }
-  // The bundle-change watch is not served by this build yet (its capability is advertised as
-  // false), so no process-local subscribers can exist.
+  auto count = options_.service->LocalWatchSubscriberCount(user_id);
+  if (!count) return HelperError(500, "watch_subscribers_failed", count.error().message());
   std::string body;
   protocol::JsonWriter w(body);
   w.BeginObject();
   w.Member("user_id", user_id);
-  w.Member("subscriber_count", std::int64_t{0});
+  w.Member("subscriber_count", std::int64_t{*count});
   w.Member("process_local_only", true);
   w.EndObject();
   return http::Response::Json(200, std::move(body));

@@ -97,9 +97,10 @@ int Run(const sigset_t& stop_signals) {
   }
 
   const SystemClock clock{};
-  // The Go example's ServiceConfig (server.md A.1). The bundle-change watch is not served by
-  // this build yet, so it stays disabled and clients poll (capability false).
+  // The Go example's ServiceConfig (server.md A.1), bundle-change watch enabled on the default
+  // channel with the default 25 s heartbeat.
   ServiceConfig service_config;
+  service_config.bundle_change_watch.enabled = true;
   service_config.max_supported_schema_version = 1;
   service_config.app_name = std::string(kAppName);
   for (const char* table : {"users", "posts", "categories", "teams", "team_members", "files",

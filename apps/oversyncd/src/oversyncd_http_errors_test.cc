@@ -652,18 +652,23 @@ TEST_F(OversyncdHttpErrorsTest, HeadOnGetEndpointsGetsTheHandlerJson405) {
   }
 }
 
-// docs/compatibility.md item 28: oversyncd does not serve the bundle-change watch yet and says
-// so in capabilities; the path is therefore unknown to the router (§1.1: plain-text 404).
-TEST_F(OversyncdHttpErrorsTest, WatchIsNotServedAndNotAdvertised) {
+// protocol.md §3.8 / §5 watch rows: oversyncd enables the watch like the Go example (capability
+// true); every error is a JSON answer sent before the stream starts.
+TEST_F(OversyncdHttpErrorsTest, WatchErrorsAreJsonBeforeTheStream) {
   const SyncClient client = NewClient();
+  EXPECT_TRUE(IsJsonError(client.Call("GET", "/sync/watch?after_bundle_seq=0"), 409,
+                          "scope_uninitialized",
+                          fmt::format("sync scope for user {} is not initialized", client.user_id())));
   ConnectEmpty(client);
-  EXPECT_TRUE(
-      IsPlainText(client.Call("GET", "/sync/watch?after_bundle_seq=0"), 404, "404 page not found"));
+  EXPECT_TRUE(IsJsonError(client.Call("GET", "/sync/watch?after_bundle_seq=abc"), 400,
+                          "invalid_request", "after_bundle_seq must be an integer"));
+  EXPECT_TRUE(IsJsonError(client.Call("GET", "/sync/watch?after_bundle_seq=-1"), 400,
+                          "invalid_request", "after_bundle_seq must be >= 0"));
   const ClientResponse caps = client.Call("GET", "/sync/capabilities");
   ASSERT_EQ(caps.status, 200) << caps.body;
   Result<protocol::CapabilitiesResponse> decoded = protocol::DecodeCapabilitiesResponse(caps.body);
   ASSERT_TRUE(decoded.has_value()) << caps.body;
-  EXPECT_FALSE(decoded->features.at("bundle_change_watch"));
+  EXPECT_TRUE(decoded->features.at("bundle_change_watch"));
 }
 
 // §6 "request body size: deployment-specific": oversyncd's HTTP layer answers a body above

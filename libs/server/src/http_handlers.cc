@@ -99,6 +99,7 @@ Status HttpSyncHandlers::MountSyncRoutes(http::Router& router, std::string_view 
       {"DELETE", "/sync/push-sessions/{push_id}"},
       {"GET", "/sync/committed-bundles/{bundle_seq}/rows"},
       {"GET", "/sync/pull"},
+      {"GET", "/sync/watch"},
       {"POST", "/sync/snapshot-sessions"},
       {"GET", "/sync/snapshot-sessions/{snapshot_id}"},
       {"DELETE", "/sync/snapshot-sessions/{snapshot_id}"},
@@ -127,6 +128,9 @@ Status HttpSyncHandlers::MountSyncRoutes(http::Router& router, std::string_view 
       },
       [this](const http::Request& r, const Actor* a, const http::PathParams&) {
         return HandlePull(r, a);
+      },
+      [this](const http::Request& r, const Actor* a, const http::PathParams&) {
+        return HandleWatch(r, a);
       },
       [this](const http::Request& r, const Actor* a, const http::PathParams&) {
         return HandleCreateSnapshotSession(r, a);
@@ -245,6 +249,59 @@ http::Response HttpSyncHandlers::HandlePull(const http::Request& request,
   auto body = service_.ProcessPullBody(*actor, *query);
   if (!body) return JsonError(body.error(), ErrorCode::kPullFailed, "Failed to process pull");
   return http::Response::Json(200, std::move(*body));
+}
+
+http::Response HttpSyncHandlers::HandleWatch(const http::Request& request,
+                                             const Actor* actor) const {
+  if (auto early = Preamble(request, "GET", actor)) return std::move(*early);
+  const BundleChangeWatchConfig& watch = service_.config().bundle_change_watch;
+  if (watch.enabled && options_.bundle_change_watch_allowed &&
+      !options_.bundle_change_watch_allowed(*actor)) {
+    return Simple(ErrorCode::kBundleChangeWatchForbidden,
+                  "Bundle change watch is not enabled for this client");
+  }
+  auto after = protocol::ParseWatchAfterBundleSeq(http::ParseQuery(request.raw_query));
+  if (!after) return JsonError(after.error(), ErrorCode::kBundleChangeWatchFailed, "");
+  auto subscription = service_.SubscribeBundleChanges(*actor, *after);
+  if (!subscription) {
+    return JsonError(subscription.error(), ErrorCode::kBundleChangeWatchFailed,
+                     "Failed to subscribe bundle change watch");
+  }
+  // std::function needs a copyable callable: share the subscription with the stream function.
+  std::shared_ptr<BundleChangeSubscription> shared(std::move(*subscription));
+  const std::chrono::milliseconds heartbeat = watch.heartbeat_interval;
+  http::Headers headers = {{"Content-Type", "text/event-stream"},
+                           {"Cache-Control", "no-cache"},
+                           {"X-Accel-Buffering", "no"}};
+  return http::Response::Stream(200, std::move(headers), [shared, heartbeat](
+                                                              http::ResponseStream& out) {
+    if (!out.Flush()) return;
+    // Waits are sliced so a stopping server or a failed transport is noticed within a second
+    // even between events; heartbeats keep a fixed schedule independent of events (§3.8).
+    constexpr std::chrono::milliseconds kSlice{1000};
+    auto next_heartbeat = std::chrono::steady_clock::now() + heartbeat;
+    while (!out.IsCancelled()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= next_heartbeat) {
+        if (!out.Write(": heartbeat\n\n") || !out.Flush()) return;
+        next_heartbeat += heartbeat;
+        continue;
+      }
+      const auto wait = std::min<std::chrono::milliseconds>(
+          kSlice, std::chrono::ceil<std::chrono::milliseconds>(next_heartbeat - now));
+      auto event = shared->Next(wait);
+      if (!event) return;  // the service closed the subscription
+      if (!event->has_value()) continue;
+      protocol::WatchEvent wire;
+      wire.bundle_seq = (*event)->bundle_seq;
+      wire.source_id = (*event)->source_id;
+      wire.source_bundle_id = (*event)->source_bundle_id;
+      if (!out.Write("event: bundle\ndata: " + protocol::EncodeWatchEvent(wire) + "\n\n") ||
+          !out.Flush()) {
+        return;
+      }
+    }
+  });
 }
 
 http::Response HttpSyncHandlers::HandleCreateSnapshotSession(const http::Request& request,

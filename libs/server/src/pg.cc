@@ -49,7 +49,15 @@ std::string_view PgResult::ColumnName(int column) const noexcept {
 }
 
 std::int64_t PgResult::AffectedRows() const noexcept {
-  const char* text = result_ ? PQcmdTuples(result_.get()) : nullptr;
+  // PQcmdTuples also counts the rows of SELECT (and FETCH/MOVE): only data changes count here.
+  const char* command = result_ ? PQcmdStatus(result_.get()) : nullptr;
+  if (command == nullptr) return 0;
+  const std::string_view tag(command);
+  if (!tag.starts_with("INSERT") && !tag.starts_with("UPDATE") && !tag.starts_with("DELETE") &&
+      !tag.starts_with("MERGE") && !tag.starts_with("COPY")) {
+    return 0;
+  }
+  const char* text = PQcmdTuples(result_.get());
   std::int64_t value = 0;
   if (text == nullptr || *text == '\0') return 0;
   const std::string_view view(text);
@@ -166,6 +174,23 @@ Status PgConnection::ExecRows(std::string_view sql, const std::vector<Param>& pa
     if (st != PGRES_TUPLES_OK && status.ok()) status = ResultStatus(result.get(), sql);
   }
   return status;
+}
+
+int PgConnection::Socket() const noexcept { return PQsocket(conn_.get()); }
+
+Result<std::vector<PgConnection::Notification>> PgConnection::ConsumeNotifications() {
+  if (PQconsumeInput(conn_.get()) != 1) {
+    return Error(ErrorCode::kUnavailable,
+                 fmt::format("PostgreSQL connection lost: {}", PQerrorMessage(conn_.get())));
+  }
+  std::vector<Notification> out;
+  while (true) {
+    std::unique_ptr<PGnotify, decltype(&PQfreemem)> notify(PQnotifies(conn_.get()), &PQfreemem);
+    if (!notify) break;
+    out.push_back({notify->relname != nullptr ? notify->relname : "",
+                   notify->extra != nullptr ? notify->extra : ""});
+  }
+  return out;
 }
 
 Status PgConnection::CopyIn(std::string_view copy_sql, std::string_view data) {

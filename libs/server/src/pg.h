@@ -104,6 +104,17 @@ class PgConnection {
   // the rest). Errors: as Exec.
   Status ExecPipeline(const std::vector<PipelinedStatement>& statements);
 
+  // LISTEN support (bundle-change watch, server.md §7.5).
+  struct Notification {
+    std::string channel;
+    std::string payload;
+  };
+  // The socket to poll for readability while waiting for notifications (-1 when broken).
+  int Socket() const noexcept;
+  // Reads what arrived on the socket and returns the pending notifications (possibly none).
+  // Errors: kUnavailable when the connection is lost.
+  Result<std::vector<Notification>> ConsumeNotifications();
+
   // False once the connection is broken; the pool then discards it.
   bool healthy() const noexcept;
 

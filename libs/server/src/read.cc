@@ -349,4 +349,49 @@ SELECT
   return r;
 }
 
+// ---- GET /sync/watch (subscription) ----
+
+Result<std::unique_ptr<BundleChangeSubscription>> RuntimeService::SubscribeBundleChanges(
+    const Actor& actor, std::int64_t after_bundle_seq) {
+  if (!impl_->watch_hub) {
+    return Error(ErrorCode::kBundleChangeWatchDisabled, "Bundle change watch is disabled");
+  }
+  if (after_bundle_seq < 0) {
+    return Error(ErrorCode::kInvalidRequest, "after_bundle_seq must be >= 0");
+  }
+  ReadScope scope;
+  {
+    OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+    OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
+    OVERSYNC_RETURN_IF_ERROR(pg::InTransaction(
+        *conn, pg::Isolation::kReadCommitted, [&](pg::PgConnection& tx) -> Status {
+          OVERSYNC_ASSIGN_OR_RETURN(scope, LoadScopeForRead(tx, actor.user_id,
+                                                            impl_->clock->Now()));
+          return {};
+        }));
+    OVERSYNC_ASSIGN_OR_RETURN(std::unique_ptr<BundleChangeSubscription> subscription,
+                              impl_->watch_hub->Subscribe(scope.user_pk, after_bundle_seq));
+    // Registered first, then the head is read: a commit is either in this head or notified
+    // to the registered subscriber (the subscribe/notify race of server.md §7.5).
+    OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult head, conn->Exec(
+        "SELECT next_bundle_seq - 1 FROM sync.user_state WHERE user_pk = $1",
+        {std::to_string(scope.user_pk)}));
+    if (head.rows() == 1) {
+      BundleChangeEvent event;
+      event.bundle_seq = head.Int64(0, 0).value_or(0);
+      if (event.bundle_seq > after_bundle_seq) impl_->watch_hub->Publish(scope.user_pk, event);
+    }
+    return subscription;
+  }
+}
+
+Result<int> RuntimeService::LocalWatchSubscriberCount(const std::string& user_id) {
+  if (!impl_->watch_hub) return 0;
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult user, conn->Exec(
+      "SELECT user_pk FROM sync.user_state WHERE user_id = $1", {user_id}));
+  if (user.rows() == 0) return 0;
+  return impl_->watch_hub->SubscriberCount(user.Int64(0, 0).value_or(0));
+}
+
 }  // namespace oversync

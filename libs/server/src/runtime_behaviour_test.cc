@@ -1325,7 +1325,7 @@ TEST_F(StageMetricsTest, ReportsStagesOfEveryOperation) {
   // A pull before connect fails inside its transaction: stages flagged as errors.
   auto refused = service_->ProcessPull(kAlice, {0, 10, 0});
   ASSERT_FALSE(refused.has_value());
-  EXPECT_EQ(Stages("pull"), (std::vector<std::string>{"retained_floor_check:0:1:ok",
+  EXPECT_EQ(Stages("pull"), (std::vector<std::string>{"retained_floor_check:0:1:E",
                                                       "transaction:0:1:E", "total:0:1:E"}));
   Clear();
 

@@ -17,6 +17,7 @@
 #include "oversync/protocol/wire_profile.h"
 #include "oversync/server/runtime_service.h"
 #include "pg.h"
+#include "watch.h"
 
 namespace oversync {
 
@@ -72,6 +73,7 @@ namespace internal {
 struct RuntimeState {
   ServiceConfig config;
   std::vector<NormalizedTable> tables;
+  std::string dsn;
   std::unique_ptr<pg::PgPool> pool;
   SystemClock default_clock;
   CryptoRandom default_random;
@@ -87,6 +89,11 @@ struct RuntimeState {
   bool bootstrapped = false;
 
   UserLocks user_locks;
+
+  // Bundle-change watch (only when enabled): the hub lives as long as any subscription; the
+  // listener thread runs from Bootstrap to Shutdown.
+  std::shared_ptr<WatchHub> watch_hub;
+  std::unique_ptr<WatchListener> watch_listener;
 
   // Injected RandomSources need only be thread-compatible; operations of different users run
   // concurrently, so draws are serialized here.

@@ -20,6 +20,8 @@ Result<std::unique_ptr<RuntimeService>> RuntimeService::Create(ServiceConfig con
   impl->clock = options.clock != nullptr ? options.clock : &impl->default_clock;
   impl->random = options.random != nullptr ? options.random : &impl->default_random;
   impl->logger = options.logger != nullptr ? options.logger : &impl->default_logger;
+  impl->dsn = options.database_url;
+  if (impl->config.bundle_change_watch.enabled) impl->watch_hub = std::make_shared<WatchHub>();
   pg::PgPool::Options pool_options;
   pool_options.dsn = std::move(options.database_url);
   pool_options.max_connections = options.max_connections;
@@ -73,6 +75,18 @@ Result<BootstrapReport> RuntimeService::Bootstrap() {
     impl_->registered.push_back(std::move(runtime));
   }
   impl_->lookup = std::make_unique<RegisteredTableLookup>(&impl_->registered);
+  if (impl_->watch_hub) {
+    impl_->watch_listener = std::make_unique<WatchListener>(
+        impl_->dsn, impl_->config.bundle_change_watch.notify_channel, impl_->watch_hub,
+        impl_->logger);
+    OVERSYNC_RETURN_IF_ERROR(impl_->watch_listener->Start());
+    // Commits after Bootstrap returns wake subscribers. If LISTEN is not in place in time the
+    // listener keeps retrying, and its catch-up covers what was committed meanwhile.
+    if (!impl_->watch_listener->WaitUntilListening(std::chrono::seconds(10))) {
+      impl_->logger->Log(LogLevel::kWarn, "watch",
+                         "bundle-change listener is not listening yet; retrying in background");
+    }
+  }
   impl_->bootstrapped = true;
   return report;
 }
@@ -81,8 +95,12 @@ void RuntimeService::Shutdown() {
   std::unique_lock lock(impl_->lifecycle_mu);
   if (impl_->lifecycle == Lifecycle::kClosed) return;
   impl_->lifecycle = Lifecycle::kShuttingDown;
+  // Watch streams are not in-flight operations: end them instead of waiting for them.
+  if (impl_->watch_hub) impl_->watch_hub->Close();
   impl_->drained.wait(lock, [&] { return impl_->inflight == 0; });
   impl_->lifecycle = Lifecycle::kClosed;
+  lock.unlock();
+  if (impl_->watch_listener) impl_->watch_listener->Stop();
 }
 
 const ServiceConfig& RuntimeService::config() const noexcept { return impl_->config; }

@@ -74,9 +74,17 @@ class PgSyncTransaction final : public SyncTransaction {
     for (const auto& p : params) {
       pg_params.push_back(p ? pg::Param(std::string_view(*p)) : pg::Param());
     }
-    // The extended protocol runs exactly one statement per call ("cannot insert multiple
-    // commands into a prepared statement" otherwise).
-    OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult result, tx_.Exec(sql, pg_params));
+    // The extended protocol runs exactly one statement per call; PostgreSQL refuses more with
+    // "cannot insert multiple commands into a prepared statement" (SQLSTATE 42601).
+    Result<pg::PgResult> executed = tx_.Exec(sql, pg_params);
+    if (!executed) {
+      if (executed.error().message().find("cannot insert multiple commands") != std::string::npos) {
+        return Error(ErrorCode::kInvalidArgument,
+                     "a sync bundle callback runs one SQL statement per Exec call");
+      }
+      return Error(std::move(executed).error());
+    }
+    pg::PgResult result = std::move(*executed);
     std::vector<std::string> names;
     names.reserve(static_cast<std::size_t>(result.columns()));
     for (int c = 0; c < result.columns(); ++c) names.emplace_back(result.ColumnName(c));

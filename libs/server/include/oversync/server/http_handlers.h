@@ -62,6 +62,9 @@ class HttpSyncHandlers {
   http::Response HandleGetCommittedBundleRows(const http::Request& request, const Actor* actor,
                                         std::string_view bundle_seq) const;
   http::Response HandlePull(const http::Request& request, const Actor* actor) const;
+  // GET /sync/watch: Server-Sent Events (protocol.md §3.8); errors are JSON answers sent before
+  // the stream starts.
+  http::Response HandleWatch(const http::Request& request, const Actor* actor) const;
   http::Response HandleCreateSnapshotSession(const http::Request& request,
                                              const Actor* actor) const;
   http::Response HandleGetSnapshotChunk(const http::Request& request, const Actor* actor,

@@ -24,6 +24,7 @@
 #include "oversync/common/status.h"
 #include "oversync/protocol/messages.h"
 #include "oversync/protocol/query.h"
+#include "oversync/server/bundle_watch.h"
 #include "oversync/server/config.h"
 #include "oversync/server/sync_transaction.h"
 
@@ -126,6 +127,17 @@ class RuntimeService {
   // §3.11: no expiry check. Errors: kSnapshotChunkInvalid (blank id), kSnapshotSessionNotFound,
   // kSnapshotSessionForbidden.
   Status DeleteSnapshotSession(const Actor& actor, std::string_view snapshot_id);
+  // §3.8 / server.md §7.5: subscribes to the scope's bundle-change hints. When the scope's head
+  // is already above `after_bundle_seq`, an event for the head is pending at once. The
+  // subscription is not an in-flight operation: Shutdown closes it instead of waiting for it.
+  // Errors: kBundleChangeWatchDisabled "Bundle change watch is disabled"; kInvalidRequest
+  // "after_bundle_seq must be >= 0"; kServiceUnavailable; kScopeUninitialized /
+  // kScopeInitializing; kDatabase/kUnavailable.
+  Result<std::unique_ptr<BundleChangeSubscription>> SubscribeBundleChanges(
+      const Actor& actor, std::int64_t after_bundle_seq);
+  // Watch subscribers of `user_id` in this process (the example server's
+  // /test/watch-subscribers). Errors: kDatabase/kUnavailable.
+  Result<int> LocalWatchSubscriberCount(const std::string& user_id);
   // §3.12.
   protocol::CapabilitiesResponse GetCapabilities() const;
   // §3.13. Errors: kDatabase/kUnavailable.
