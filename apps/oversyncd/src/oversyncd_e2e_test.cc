@@ -525,5 +525,149 @@ TEST(OversyncdSyncFlowTest, PushPullAndHelpersOverHttp) {
   EXPECT_EQ(*exit_status, 0) << child->output();
 }
 
+// A second device hydrates through a snapshot (connect → remote_authoritative, protocol.md §3.9,
+// §3.10, §3.11, §4.6) and then follows the scope through the SSE watch (§3.8): the immediate
+// head event, a wake-up with source fields for a later push, the subscriber helper, and a
+// clean SIGTERM with a stream still open.
+TEST(OversyncdSyncFlowTest, SnapshotHydrationAndWatchOverHttp) {
+  const char* dsn = std::getenv("OVERSYNC_TEST_DSN");
+  if (dsn == nullptr || *dsn == '\0') {
+    if (std::getenv("CI") != nullptr) ADD_FAILURE() << "OVERSYNC_TEST_DSN must be set in CI";
+    GTEST_SKIP() << "OVERSYNC_TEST_DSN not set";
+  }
+  OVERSYNC_PG_TEST_DATABASE(db);
+  Result<std::uint16_t> port = http::testing::PickFreeLoopbackPort();
+  ASSERT_TRUE(port.has_value());
+  EnvOverrides env = BaseEnv();
+  env.emplace_back("DATABASE_URL", db->dsn());
+  env.emplace_back("PORT", std::to_string(*port));
+  Result<ChildProcess> child = ChildProcess::Spawn({OVERSYNCD_PATH}, env);
+  ASSERT_TRUE(child.has_value()) << child.error().ToString();
+  ASSERT_TRUE(child->WaitForLine(kListenPrefix, kStartupTimeout).has_value()) << child->output();
+
+  auto signin = Post(*port, "/dummy-signin", R"({"user":"snap-user","password":"x"})");
+  ASSERT_TRUE(signin.has_value());
+  auto signin_json = protocol::ParseJson(signin->body);
+  ASSERT_TRUE(signin_json.has_value()) << signin->body;
+  const std::string bearer = "Bearer " + signin_json->Find("token")->as_string();
+  const auto headers = [&](std::string_view source) {
+    http::Headers h;
+    h.emplace_back("Authorization", bearer);
+    h.emplace_back("Oversync-Source-ID", std::string(source));
+    h.emplace_back("Content-Type", "application/json");
+    return h;
+  };
+  const auto call = [&](std::string_view method, std::string_view target, std::string_view body,
+                        std::string_view source) -> ClientResponse {
+    auto client = LoopbackClient::Connect(*port);
+    EXPECT_TRUE(client.has_value());
+    if (!client) return {};
+    auto r = client->RoundTrip(method, target, headers(source), body);
+    EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().ToString());
+    return r.value_or(ClientResponse{});
+  };
+  const auto push_user = [&](std::string_view source, int sbid, int key) {
+    auto create = call("POST", "/sync/push-sessions",
+                       fmt::format(R"({{"source_bundle_id":{},"planned_row_count":1}})", sbid),
+                       source);
+    auto session = protocol::DecodePushSessionCreateResponse(create.body);
+    EXPECT_TRUE(session.has_value()) << create.body;
+    if (!session) return;
+    const std::string chunk = fmt::format(
+        R"({{"start_row_ordinal":0,"rows":[{{"schema":"business","table":"users","key":{{"id":"00000000-0000-4000-8000-{0:012}"}},"op":"INSERT","base_row_version":0,"payload":{{"name":"u{0}","email":"u{0}@example.com"}}}}]}})",
+        key);
+    EXPECT_EQ(call("POST", "/sync/push-sessions/" + session->push_id + "/chunks", chunk, source).status, 200);
+    auto commit = call("POST", "/sync/push-sessions/" + session->push_id + "/commit", "", source);
+    EXPECT_EQ(commit.status, 200) << commit.body;
+  };
+
+  ASSERT_EQ(call("POST", "/sync/connect", R"({"has_local_pending_rows":false})", "phone").body,
+            "{\"resolution\":\"initialize_empty\"}\n");
+  for (int i = 1; i <= 3; ++i) push_user("phone", i, i);
+
+  // The tablet finds an initialized scope and hydrates from a snapshot in pages of 2.
+  ASSERT_EQ(call("POST", "/sync/connect", R"({"has_local_pending_rows":false})", "tablet").body,
+            "{\"resolution\":\"remote_authoritative\"}\n");
+  auto created = call("POST", "/sync/snapshot-sessions", "", "tablet");
+  ASSERT_EQ(created.status, 200) << created.body;
+  auto snapshot = protocol::DecodeSnapshotSession(created.body);
+  ASSERT_TRUE(snapshot.has_value()) << created.body;
+  EXPECT_EQ(snapshot->snapshot_bundle_seq, 3);
+  EXPECT_EQ(snapshot->row_count, 3);
+  std::int64_t after = 0;
+  std::vector<std::string> names;
+  for (int page = 0; page < 10; ++page) {
+    auto chunk = call("GET",
+                      fmt::format("/sync/snapshot-sessions/{}?after_row_ordinal={}&max_rows=2",
+                                  snapshot->snapshot_id, after),
+                      "", "tablet");
+    ASSERT_EQ(chunk.status, 200) << chunk.body;
+    EXPECT_EQ(chunk.Header("Content-Type").value_or(""), "application/json");
+    auto decoded = protocol::DecodeSnapshotChunkResponse(chunk.body);
+    ASSERT_TRUE(decoded.has_value()) << chunk.body;
+    for (const auto& row : decoded->rows) names.push_back(row.payload.Find("name")->as_string());
+    after = decoded->next_row_ordinal;
+    if (!decoded->has_more) break;
+  }
+  EXPECT_EQ(names.size(), 3U);
+  auto deleted = call("DELETE", "/sync/snapshot-sessions/" + snapshot->snapshot_id, "", "tablet");
+  EXPECT_EQ(deleted.status, 204);
+  EXPECT_EQ(call("GET", "/sync/snapshot-sessions/" + snapshot->snapshot_id, "", "tablet").status,
+            404);
+
+  // The tablet opens the watch one bundle behind: the head arrives at once.
+  auto stream = LoopbackClient::Connect(*port, 60'000);
+  ASSERT_TRUE(stream.has_value());
+  ASSERT_TRUE(stream
+                  ->Send(http::testing::FormatRequest("GET", "/sync/watch?after_bundle_seq=2",
+                                                      headers("tablet")))
+                  .ok());
+  auto head = stream->ReadResponseHead();
+  ASSERT_TRUE(head.has_value()) << head.error().ToString();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->Header("Content-Type").value_or(""), "text/event-stream");
+  EXPECT_EQ(head->Header("Cache-Control").value_or(""), "no-cache");
+  EXPECT_EQ(head->Header("X-Accel-Buffering").value_or(""), "no");
+  // Reads SSE chunks until one complete "event: bundle" frame is buffered; returns its data line.
+  std::string sse;
+  const auto next_event_data = [&]() -> std::string {
+    while (true) {
+      const std::size_t frame_end = sse.find("\n\n");
+      if (frame_end != std::string::npos) {
+        const std::string frame = sse.substr(0, frame_end);
+        sse.erase(0, frame_end + 2);
+        if (frame.starts_with(":")) continue;  // heartbeat comment
+        EXPECT_TRUE(frame.starts_with("event: bundle\ndata: ")) << frame;
+        return frame.substr(frame.find("data: ") + 6);
+      }
+      auto chunk = stream->ReadChunk();
+      if (!chunk.has_value() || !chunk->has_value()) {
+        ADD_FAILURE() << "watch stream ended early";
+        return "";
+      }
+      sse += **chunk;
+    }
+  };
+  EXPECT_EQ(next_event_data(), R"({"bundle_seq":3})");
+  auto subscribers = Get(*port, "GET", "/test/watch-subscribers?user_id=snap-user");
+  ASSERT_TRUE(subscribers.has_value());
+  EXPECT_EQ(subscribers->body,
+            "{\"user_id\":\"snap-user\",\"subscriber_count\":1,\"process_local_only\":true}\n");
+
+  // The phone pushes again: the tablet is woken with the source fields.
+  push_user("phone", 4, 4);
+  EXPECT_EQ(next_event_data(), R"({"bundle_seq":4,"source_id":"phone","source_bundle_id":4})");
+
+  // SIGTERM with the stream open: the server ends the stream and exits cleanly.
+  child->Signal(SIGTERM);
+  while (true) {
+    auto chunk = stream->ReadChunk();
+    if (!chunk.has_value() || !chunk->has_value()) break;
+  }
+  Result<int> exit_status = child->WaitForExit(kExitTimeout);
+  ASSERT_TRUE(exit_status.has_value());
+  EXPECT_EQ(*exit_status, 0) << child->output();
+}
+
 }  // namespace
 }  // namespace oversync::oversyncd

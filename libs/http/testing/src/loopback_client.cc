@@ -139,6 +139,34 @@ Status LoopbackClient::ReadExactly(std::size_t n, std::string* out) {
 }
 
 Result<ClientResponse> LoopbackClient::ReadResponse(bool head_request) {
+  OVERSYNC_ASSIGN_OR_RETURN(ClientResponse response, ReadResponseHead());
+  return ReadResponseBody(std::move(response), head_request);
+}
+
+Result<std::optional<std::string>> LoopbackClient::ReadChunk() {
+  OVERSYNC_ASSIGN_OR_RETURN(const std::string size_line, ReadLine());
+  std::size_t size = 0;
+  const char* begin = size_line.data();
+  const char* end = begin + size_line.size();
+  const auto [size_end, size_ec] = std::from_chars(begin, end, size, 16);
+  if (size_ec != std::errc() || size_end == begin) {
+    return Error(ErrorCode::kProtocolViolation, "bad chunk size: " + size_line);
+  }
+  if (size == 0) {
+    while (true) {  // trailers up to the blank line
+      OVERSYNC_ASSIGN_OR_RETURN(const std::string trailer, ReadLine());
+      if (trailer.empty()) break;
+    }
+    return std::optional<std::string>();
+  }
+  std::string data;
+  OVERSYNC_RETURN_IF_ERROR(ReadExactly(size, &data));
+  OVERSYNC_ASSIGN_OR_RETURN(const std::string chunk_end, ReadLine());
+  if (!chunk_end.empty()) return Error(ErrorCode::kProtocolViolation, "bad chunk framing");
+  return std::optional<std::string>(std::move(data));
+}
+
+Result<ClientResponse> LoopbackClient::ReadResponseHead() {
   ClientResponse response;
   OVERSYNC_ASSIGN_OR_RETURN(const std::string status_line, ReadLine());
   // "HTTP/1.1 200 OK"
@@ -163,7 +191,11 @@ Result<ClientResponse> LoopbackClient::ReadResponse(bool head_request) {
     response.headers.emplace_back(line.substr(0, colon),
                                   std::string(Trim(std::string_view(line).substr(colon + 1))));
   }
+  return response;
+}
 
+Result<ClientResponse> LoopbackClient::ReadResponseBody(ClientResponse response,
+                                                        bool head_request) {
   if (head_request || response.status < 200 || response.status == 204 || response.status == 304) {
     return response;
   }
@@ -171,24 +203,9 @@ Result<ClientResponse> LoopbackClient::ReadResponse(bool head_request) {
   if (transfer_encoding && EqualsIgnoreCase(*transfer_encoding, "chunked")) {
     response.chunked = true;
     while (true) {
-      OVERSYNC_ASSIGN_OR_RETURN(const std::string size_line, ReadLine());
-      std::size_t size = 0;
-      const char* begin = size_line.data();
-      const char* end = begin + size_line.size();
-      const auto [size_end, size_ec] = std::from_chars(begin, end, size, 16);
-      if (size_ec != std::errc() || size_end == begin) {
-        return Error(ErrorCode::kProtocolViolation, "bad chunk size: " + size_line);
-      }
-      if (size == 0) {
-        while (true) {  // trailers up to the blank line
-          OVERSYNC_ASSIGN_OR_RETURN(const std::string trailer, ReadLine());
-          if (trailer.empty()) break;
-        }
-        return response;
-      }
-      OVERSYNC_RETURN_IF_ERROR(ReadExactly(size, &response.body));
-      OVERSYNC_ASSIGN_OR_RETURN(const std::string chunk_end, ReadLine());
-      if (!chunk_end.empty()) return Error(ErrorCode::kProtocolViolation, "bad chunk framing");
+      OVERSYNC_ASSIGN_OR_RETURN(std::optional<std::string> chunk, ReadChunk());
+      if (!chunk) return response;
+      response.body += *chunk;
     }
   }
   if (const std::optional<std::string_view> length = response.Header("Content-Length")) {

@@ -78,6 +78,13 @@ class LoopbackClient {
   // kProtocolViolation for unparsable responses.
   Result<ClientResponse> ReadResponse(bool head_request = false);
 
+  // Reads only the status line and headers (for streamed bodies such as Server-Sent Events);
+  // continue with ReadChunk. Errors: as ReadResponse.
+  Result<ClientResponse> ReadResponseHead();
+  // Reads one chunk of a chunked body: its data, or nullopt for the terminating chunk.
+  // Errors: as ReadResponse (kDeadlineExceeded when nothing arrives within the timeout).
+  Result<std::optional<std::string>> ReadChunk();
+
   // FormatRequest + Send + ReadResponse.
   Result<ClientResponse> RoundTrip(std::string_view method, std::string_view target,
                                    const Headers& headers = {}, std::string_view body = {});
@@ -91,6 +98,7 @@ class LoopbackClient {
   explicit LoopbackClient(UniqueFd fd) noexcept : fd_(std::move(fd)) {}
   // Appends at least one byte to buffer_; kIo on EOF.
   Status Fill();
+  Result<ClientResponse> ReadResponseBody(ClientResponse response, bool head_request);
   Result<std::string> ReadLine();
   Status ReadExactly(std::size_t n, std::string* out);
 
