@@ -213,7 +213,7 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
   return std::optional<FinalizedBundle>(std::move(bundle));
 }
 
-Status ActivateSourceAndRetain(internal::RuntimeState& impl, pg::PgConnection& tx,
+Result<bool> ActivateSourceAndRetain(internal::RuntimeState& impl, pg::PgConnection& tx,
                                std::int64_t user_pk, const std::string& user_id,
                                const std::string& source_id, std::int64_t source_bundle_id,
                                std::int64_t bundle_seq) {
@@ -230,10 +230,10 @@ Status ActivateSourceAndRetain(internal::RuntimeState& impl, pg::PgConnection& t
         "SELECT replaced_by_source_id FROM sync.source_state WHERE user_pk = $1 AND source_id = $2",
         {user_pk_text, source_id}));
     const std::string replaced = retired.rows() > 0 ? std::string(retired.Text(0, 0)) : "";
-    return protocol::SourceRetiredError(
+    return Error(protocol::SourceRetiredError(
         fmt::format("source {} for user {} was retired and replaced by {}", source_id, user_id,
                     replaced),
-        source_id, replaced);
+        source_id, replaced));
   }
   // Retention: keep `retained_bundles_per_user` bundles, advancing the floor at most one batch
   // per commit (server.md §7.1).
@@ -241,15 +241,14 @@ Status ActivateSourceAndRetain(internal::RuntimeState& impl, pg::PgConnection& t
       "SELECT retained_bundle_floor FROM sync.user_state WHERE user_pk = $1", {user_pk_text}));
   const std::int64_t floor = floor_row.Int64(0, 0).value_or(0);
   std::int64_t target = std::max<std::int64_t>(0, bundle_seq - impl.config.retained_bundles_per_user);
-  if (target <= floor) return {};
+  if (target <= floor) return false;
   target = std::min(target, floor + impl.config.retention_prune_batch_size);
   OVERSYNC_RETURN_IF_ERROR(tx.Exec(
       "UPDATE sync.user_state SET retained_bundle_floor = $2 WHERE user_pk = $1",
       {user_pk_text, std::to_string(target)}));
-  OVERSYNC_RETURN_IF_ERROR(tx.Exec(
-      "DELETE FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq <= $2",
-      {user_pk_text, std::to_string(target)}));
-  return {};
+  // The bundles at or below the new floor are outside retained history from this commit on;
+  // the retention worker deletes them (RetentionWorker).
+  return true;
 }
 
 }  // namespace oversync

@@ -468,6 +468,8 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
   StageTimer total(*impl_, "push_commit", "total");
   protocol::PushSessionCommitResponse response;
   int attempt = 0;
+  bool floor_moved = false;
+  std::int64_t committed_user_pk = 0;
   Status status = RunUserTransaction(*impl_, "push_commit", actor.user_id, kPushAttempts,
                                      [&](pg::PgConnection& tx) -> Status {
     ++attempt;
@@ -561,9 +563,11 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
       return {ErrorCode::kPushCommitInvalid,
               "push session produced no captured business-table effects"};
     }
-    OVERSYNC_RETURN_IF_ERROR(ActivateSourceAndRetain(*impl_, tx, session.user_pk, actor.user_id,
-                                                     session.source_id, session.source_bundle_id,
-                                                     bundle->bundle_seq));
+    OVERSYNC_ASSIGN_OR_RETURN(floor_moved,
+                              ActivateSourceAndRetain(*impl_, tx, session.user_pk, actor.user_id,
+                                                      session.source_id, session.source_bundle_id,
+                                                      bundle->bundle_seq));
+    committed_user_pk = session.user_pk;
     OVERSYNC_RETURN_IF_ERROR(
         tx.Exec("DELETE FROM sync.push_sessions WHERE push_id = $1::uuid", {session.push_id}));
     if (!session.initialization_id.empty()) {
@@ -580,6 +584,7 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
     response.bundle_hash = bundle->bundle_hash;
     return {};
   });
+  if (status.ok() && floor_moved) impl_->MarkRetention(committed_user_pk);
   total.Finish(status);
   if (!status.ok()) return Error(std::move(status));
   return response;

@@ -315,8 +315,9 @@ Result<protocol::StatusResponse> RuntimeService::GetStatus() {
   r.features = Features(impl_->config.bundle_change_watch.enabled);
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
   // One pass over user_state (one row per user) instead of go-oversync's COUNT(*) and SUM over
-  // bundle_log: the retained bundle count is sum(head - floor); bytes are exact for small
-  // histories and sampled for large ones (docs/compatibility.md).
+  // bundle_log: the retained bundle count is sum(head - floor); bytes (of retained bundles, not
+  // of pruned ones the retention worker has yet to delete) are exact for small histories and
+  // estimated from a sample for large ones (docs/compatibility.md).
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult s, conn->Exec(R"sql(
 WITH u AS (
   SELECT next_bundle_seq - 1 AS head, retained_bundle_floor AS floor FROM sync.user_state),
@@ -333,8 +334,11 @@ SELECT
   (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sync.rejected_registered_write_seq),
   (SELECT COALESCE(sum(GREATEST(head - floor, 0)), 0) FROM u),
   CASE WHEN (SELECT n FROM est) < 100000
-       THEN (SELECT COALESCE(sum(byte_count), 0) FROM sync.bundle_log)
-       ELSE (SELECT (COALESCE(avg(byte_count), 0) * (SELECT n FROM est))::bigint
+       THEN (SELECT COALESCE(sum(b.byte_count), 0) FROM sync.bundle_log b
+             JOIN sync.user_state us ON us.user_pk = b.user_pk
+             WHERE b.bundle_seq > us.retained_bundle_floor)
+       ELSE (SELECT (COALESCE(avg(byte_count), 0) *
+                     (SELECT COALESCE(sum(GREATEST(head - floor, 0)), 0) FROM u))::bigint
              FROM sync.bundle_log TABLESAMPLE SYSTEM (1)) END)sql"));
   std::int64_t* fields[] = {&r.user_state_retention_floor_ahead_count, &r.latest_bundle_seq_max,
                             &r.retained_bundle_floor_min, &r.retained_bundle_floor_max,

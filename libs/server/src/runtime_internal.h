@@ -17,6 +17,7 @@
 #include "oversync/protocol/wire_profile.h"
 #include "oversync/server/runtime_service.h"
 #include "pg.h"
+#include "retention.h"
 #include "watch.h"
 
 namespace oversync {
@@ -94,6 +95,13 @@ struct RuntimeState {
   // listener thread runs from Bootstrap to Shutdown.
   std::shared_ptr<WatchHub> watch_hub;
   std::unique_ptr<WatchListener> watch_listener;
+
+  // Deletes pruned bundles off the request path (started by Bootstrap when configured).
+  std::unique_ptr<RetentionWorker> retention;
+  // After a commit that advanced the scope's floor.
+  void MarkRetention(std::int64_t user_pk) {
+    if (retention) retention->MarkDirty(user_pk);
+  }
 
   // Injected RandomSources need only be thread-compatible; operations of different users run
   // concurrently, so draws are serialized here.
@@ -189,8 +197,10 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
                                                       const std::string& source_id,
                                                       std::int64_t source_bundle_id);
 
-// Source activation after a committed bundle (server.md §4.6) and retention (§7.1).
-Status ActivateSourceAndRetain(internal::RuntimeState& impl, pg::PgConnection& tx,
+// Source activation after a committed bundle (server.md §4.6) and the retained-floor advance of
+// retention (§7.1). Returns whether the floor moved (the caller marks the scope for the
+// retention worker once the transaction committed).
+Result<bool> ActivateSourceAndRetain(internal::RuntimeState& impl, pg::PgConnection& tx,
                                std::int64_t user_pk, const std::string& user_id,
                                const std::string& source_id, std::int64_t source_bundle_id,
                                std::int64_t bundle_seq);

@@ -2,6 +2,8 @@
 // (server.md §4, §5, §7.2; behaviours of server.md §9.3/§9.4 cited per test).
 #include <thread>
 
+#include "pg.h"
+#include "retention.h"
 #include "runtime_test_fixture.h"
 
 namespace oversync::testing {
@@ -331,6 +333,43 @@ class RetentionTest : public RuntimeTest {
   void ConfigureService(ServiceConfig& config) override { config.retained_bundles_per_user = 1; }
 };
 
+// server.md §10.3 item 7: the background worker deletes what commits put below the floor
+// (scopes it was told about) and, on its sweep, floors moved elsewhere (here: by hand), in
+// batches; current state and the floor itself are untouched.
+TEST_F(RetentionTest, BackgroundWorkerDeletesBelowTheFloorInBatches) {
+  InitializeScope(kAlice);
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(Push(kAlice, i, {Row("users", UserKey(i), "INSERT", 0, R"({"name":"n"})")})
+                    .has_value());
+  }
+  ASSERT_EQ(Scalar("SELECT retained_bundle_floor FROM sync.user_state"), "4");
+  ASSERT_EQ(Scalar("SELECT count(*) FROM sync.bundle_log"), "5");
+  const std::int64_t alice_pk = std::stoll(Scalar("SELECT user_pk FROM sync.user_state"));
+  auto pool = pg::PgPool::Create({db_->dsn(), 2, std::chrono::milliseconds(30000)});
+  ASSERT_TRUE(pool.has_value()) << pool.error().ToString();
+  NullLogger logger;
+  {
+    // Marked scope, no sweep; batch 3 needs two transactions for the 4 bundles.
+    RetentionWorker worker(pool->get(), &logger, 3, std::chrono::milliseconds(0));
+    worker.Start();
+    worker.MarkDirty(alice_pk);
+    EXPECT_GE(worker.WaitForPassesAbove(0, std::chrono::seconds(30)), 1);
+    EXPECT_EQ(Scalar("SELECT string_agg(bundle_seq::text, ',') FROM sync.bundle_log"), "5");
+    EXPECT_EQ(Scalar("SELECT count(DISTINCT bundle_seq) FROM sync.bundle_rows"), "1");
+  }
+  // A floor raised by hand (another process, an operator) is found by the start-up sweep.
+  ASSERT_TRUE(Push(kAlice, 6, {Row("users", UserKey(6), "INSERT", 0, R"({"name":"n"})")})
+                  .has_value());
+  Sql("UPDATE sync.user_state SET retained_bundle_floor = 6");
+  RetentionWorker sweeper(pool->get(), &logger, 100, std::chrono::hours(1));
+  sweeper.Start();
+  EXPECT_GE(sweeper.WaitForPassesAbove(0, std::chrono::seconds(30)), 1);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.bundle_log"), "0");
+  EXPECT_EQ(Scalar("SELECT retained_bundle_floor FROM sync.user_state"), "6");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.row_state WHERE NOT deleted"), "6");
+  sweeper.Stop();
+}
+
 TEST_F(RetentionTest, PrunesHistoryButKeepsStateAndWatermark) {
   InitializeScope(kAlice);
   for (int i = 1; i <= 3; ++i) {
@@ -338,6 +377,10 @@ TEST_F(RetentionTest, PrunesHistoryButKeepsStateAndWatermark) {
                     .has_value());
   }
   EXPECT_EQ(Scalar("SELECT retained_bundle_floor FROM sync.user_state"), "2");
+  // Commits move the floor; the retention pass (the background worker's job) deletes below it.
+  auto pruned = service_->RunRetentionPass();
+  ASSERT_TRUE(pruned.has_value()) << pruned.error().ToString();
+  EXPECT_EQ(*pruned, 2);
   EXPECT_EQ(Scalar("SELECT string_agg(bundle_seq::text, ',') FROM sync.bundle_log"), "3");
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync.bundle_rows"), "1");
   EXPECT_EQ(Scalar("SELECT string_agg(bundle_seq::text, ',' ORDER BY bundle_seq) FROM "

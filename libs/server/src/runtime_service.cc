@@ -87,6 +87,12 @@ Result<BootstrapReport> RuntimeService::Bootstrap() {
                          "bundle-change listener is not listening yet; retrying in background");
     }
   }
+  if (impl_->config.background_retention) {
+    impl_->retention = std::make_unique<RetentionWorker>(
+        impl_->pool.get(), impl_->logger, impl_->config.retention_prune_batch_size,
+        impl_->config.retention_sweep_interval);
+    impl_->retention->Start();
+  }
   impl_->bootstrapped = true;
   return report;
 }
@@ -101,6 +107,12 @@ void RuntimeService::Shutdown() {
   impl_->lifecycle = Lifecycle::kClosed;
   lock.unlock();
   if (impl_->watch_listener) impl_->watch_listener->Stop();
+  if (impl_->retention) impl_->retention->Stop();
+}
+
+Result<std::int64_t> RuntimeService::RunRetentionPass() {
+  OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  return RetentionWorker::PruneAll(*impl_->pool, impl_->config.retention_prune_batch_size);
 }
 
 const ServiceConfig& RuntimeService::config() const noexcept { return impl_->config; }

@@ -41,7 +41,10 @@ CREATE TABLE business.docs (
 
 class RuntimeTest : public ::testing::Test {
  protected:
-  RuntimeTest() : clock_(TimePoint(std::chrono::seconds(1'800'000'000))), random_(7) {}
+  RuntimeTest() : clock_(TimePoint(std::chrono::seconds(1'800'000'000))), random_(7) {
+    // Deterministic retention: pruned bundles are deleted only by RunRetentionPass().
+    config_.background_retention = false;
+  }
 
   void SetUp() override {
     auto db = PgTestDatabase::Create();

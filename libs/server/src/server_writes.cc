@@ -117,13 +117,15 @@ Status ScopeStateError(const ScopeRow& scope, const std::string& user_id) {
 }
 
 // Runs the callback under the bundle context and finalizes (WithinSyncBundle steps 6-7).
+// `floor_moved` tells whether retention advanced the scope's floor.
 Result<std::optional<FinalizedBundle>> RunBundleCallback(internal::RuntimeState& impl,
                                                          pg::PgConnection& tx,
                                                          const std::string& user_id,
                                                          std::int64_t user_pk,
                                                          const std::string& source_id,
                                                          std::int64_t source_bundle_id,
-                                                         const SyncWriteFn& fn) {
+                                                         const SyncWriteFn& fn,
+                                                         bool& floor_moved) {
   OVERSYNC_RETURN_IF_ERROR(SetBundleContext(tx, user_id, user_pk, source_id, source_bundle_id, ""));
   PgSyncTransaction sync_tx(tx);
   OVERSYNC_RETURN_IF_ERROR(fn(sync_tx));
@@ -140,8 +142,9 @@ Result<std::optional<FinalizedBundle>> RunBundleCallback(internal::RuntimeState&
   OVERSYNC_ASSIGN_OR_RETURN(std::optional<FinalizedBundle> bundle,
                             FinalizeBundle(impl, tx, user_pk, source_id, source_bundle_id));
   if (bundle) {
-    OVERSYNC_RETURN_IF_ERROR(ActivateSourceAndRetain(impl, tx, user_pk, user_id, source_id,
-                                                     source_bundle_id, bundle->bundle_seq));
+    OVERSYNC_ASSIGN_OR_RETURN(floor_moved,
+                              ActivateSourceAndRetain(impl, tx, user_pk, user_id, source_id,
+                                                      source_bundle_id, bundle->bundle_seq));
   }
   return bundle;
 }
@@ -173,6 +176,8 @@ Result<std::optional<CommittedBundle>> RuntimeService::WithinSyncBundle(
   }
   if (!fn) return Error(ErrorCode::kInvalidArgument, "bundle callback is required");
   std::optional<CommittedBundle> committed;
+  bool floor_moved = false;
+  std::int64_t committed_user_pk = 0;
   Status status = RunUserTransaction(*impl_, "server_write", user_id, 1,
                                      [&](pg::PgConnection& tx) -> Status {
     committed.reset();
@@ -196,10 +201,12 @@ Result<std::optional<CommittedBundle>> RuntimeService::WithinSyncBundle(
     }
     OVERSYNC_ASSIGN_OR_RETURN(std::optional<FinalizedBundle> bundle,
                               RunBundleCallback(*impl_, tx, user_id, scope.user_pk, source_id,
-                                                source.source_bundle_id, fn));
+                                                source.source_bundle_id, fn, floor_moved));
+    committed_user_pk = scope.user_pk;
     if (bundle) committed = ToCommitted(*bundle, source_id, source.source_bundle_id);
     return {};
   });
+  if (status.ok() && floor_moved) impl_->MarkRetention(committed_user_pk);
   total.Finish(status, committed ? committed->row_count : 0);
   if (!status.ok()) return Error(std::move(status));
   return committed;
@@ -216,6 +223,8 @@ Result<ScopeWriteResult> RuntimeService::ExecWrite(std::string_view scope_id_raw
   OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
   StageTimer total(*impl_, "server_write", "total");
   ScopeWriteResult result;
+  bool floor_moved = false;
+  std::int64_t committed_user_pk = 0;
   Status status = RunUserTransaction(*impl_, "server_write", scope_id, 1,
                                      [&](pg::PgConnection& tx) -> Status {
     result = ScopeWriteResult{};
@@ -237,7 +246,8 @@ Result<ScopeWriteResult> RuntimeService::ExecWrite(std::string_view scope_id_raw
     const std::int64_t source_bundle_id = current.max_committed + 1;
     OVERSYNC_ASSIGN_OR_RETURN(std::optional<FinalizedBundle> bundle,
                               RunBundleCallback(*impl_, tx, scope_id, scope.user_pk, writer_id,
-                                                source_bundle_id, fn));
+                                                source_bundle_id, fn, floor_moved));
+    committed_user_pk = scope.user_pk;
     if (!bundle) {
       // Returning an error rolls back everything, the auto-initialization included.
       return {ErrorCode::kFailedPrecondition,
@@ -248,6 +258,7 @@ Result<ScopeWriteResult> RuntimeService::ExecWrite(std::string_view scope_id_raw
     result.bundle = ToCommitted(*bundle, writer_id, source_bundle_id);
     return {};
   });
+  if (status.ok() && floor_moved) impl_->MarkRetention(committed_user_pk);
   total.Finish(status, status.ok() ? result.bundle.row_count : 0);
   if (!status.ok()) return Error(std::move(status));
   return result;

@@ -53,6 +53,14 @@ struct ServiceConfig {
   std::int64_t max_bytes_per_snapshot_session = 0;  // 0 = unlimited
   std::int64_t retained_bundles_per_user = 10000;
   std::int64_t retention_prune_batch_size = 1000;
+  // Extensions (not in go-oversync): commits only advance the retained floor and a background
+  // worker deletes the pruned bundles in batches of retention_prune_batch_size, off the request
+  // path (go-oversync deletes inside the commit). The worker also sweeps every scope on this
+  // interval (floors moved by other processes or by hand; 0 = only scopes this process
+  // committed). With background_retention = false nothing is deleted until
+  // RuntimeService::RunRetentionPass() is called (tests, external schedulers).
+  bool background_retention = true;
+  std::chrono::milliseconds retention_sweep_interval{60000};
   std::chrono::milliseconds upload_lock_timeout{0};  // 0 = disabled
 
   // Extra parent-before-child edges ("schema.table" -> parents) merged into the FK dependency

@@ -171,6 +171,11 @@ class RuntimeService {
                                                           const BundleSource& source,
                                                           const SyncWriteFn& fn);
 
+  // Deletes every bundle at or below its scope's retained floor now (what the background
+  // retention worker does over time), in batches of retention_prune_batch_size. Returns the
+  // number of bundles deleted. Errors: kServiceUnavailable; kDatabase/kUnavailable.
+  Result<std::int64_t> RunRetentionPass();
+
   // Stops accepting operations (they fail with kServiceUnavailable "sync service is shutting
   // down"), waits for in-flight ones, then closes. Idempotent. Thread-safe.
   void Shutdown();
