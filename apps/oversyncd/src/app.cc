@@ -90,6 +90,9 @@ Result<std::unique_ptr<App>> App::Create(DbProbe& db, AppOptions options) {
         return self->TestRetentionFloor(r);
       }));
   OVERSYNC_RETURN_IF_ERROR(app->router_.Add(
+      "GET", "/metrics",
+      [self](const http::Request& r, const http::PathParams&) { return self->Metrics(r); }));
+  OVERSYNC_RETURN_IF_ERROR(app->router_.Add(
       "GET", "/test/watch-subscribers", [self](const http::Request& r, const http::PathParams&) {
         return self->TestWatchSubscribers(r);
       }));
@@ -192,6 +195,37 @@ http::Response App::TestRetentionFloor(const http::Request& request) {
   w.Raw(floor_text == "-0" ? "0" : floor_text);
   w.EndObject();
   return http::Response::Json(200, std::move(body));
+}
+
+// Prometheus text exposition (version 0.0.4): stage histograms of this process, the durable
+// counters every process shares, and this process's gauges. Unauthenticated like /syncx/*.
+http::Response App::Metrics(const http::Request&) {
+  auto counters = options_.service->GetCounters();
+  if (!counters) {
+    return HelperError(500, "metrics_failed", counters.error().message());
+  }
+  std::string body;
+  if (options_.metrics) options_.metrics->AppendText(body);
+  AppendPrometheusCounter(body, "oversync_history_pruned_errors_total",
+                          "Requests answered history_pruned (all processes).",
+                          counters->history_pruned_errors);
+  AppendPrometheusCounter(body, "oversync_accepted_push_replays_total",
+                          "Push creates answered already_committed (all processes).",
+                          counters->accepted_push_replays);
+  AppendPrometheusCounter(body, "oversync_rejected_registered_writes_total",
+                          "Writes to registered tables refused for lack of a bundle context.",
+                          counters->rejected_registered_writes);
+  AppendPrometheusGauge(body, "oversync_watch_subscribers",
+                        "Open bundle-change watch streams of this process.",
+                        counters->watch_subscribers);
+  AppendPrometheusGauge(body, "oversync_inflight_operations",
+                        "Sync runtime operations in progress in this process.",
+                        counters->inflight_operations);
+  http::Response response;
+  response.status = 200;
+  response.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  response.body = std::move(body);
+  return response;
 }
 
 http::Response App::TestWatchSubscribers(const http::Request& request) {

@@ -20,6 +20,7 @@
 #include "oversync/http/message.h"
 #include "oversync/http/router.h"
 #include "oversync/server/http_handlers.h"
+#include "oversync/server/prometheus_metrics.h"
 #include "oversync/server/runtime_service.h"
 #include "pg.h"
 
@@ -36,6 +37,9 @@ struct AppOptions {
   std::string dsn;
   // Business schema name (server.md A.1), re-created by POST /test/reset.
   std::string business_schema = "business";
+  // Stage histograms served at GET /metrics (also set as the runtime's stage_metrics); may be
+  // null (then /metrics shows only the counters).
+  std::shared_ptr<PrometheusStageMetrics> metrics;
 };
 
 class App {
@@ -67,6 +71,7 @@ class App {
   http::Response TestReset();
   http::Response TestRetentionFloor(const http::Request& request);
   http::Response TestWatchSubscribers(const http::Request& request);
+  http::Response Metrics(const http::Request& request);
 
   DbProbe& db_;
   const AppOptions options_;

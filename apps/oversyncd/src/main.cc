@@ -101,6 +101,9 @@ int Run(const sigset_t& stop_signals) {
   // channel with the default 25 s heartbeat.
   ServiceConfig service_config;
   service_config.bundle_change_watch.enabled = true;
+  // Stage timings for GET /metrics (an extension of the Go example).
+  auto metrics = std::make_shared<PrometheusStageMetrics>();
+  service_config.stage_metrics = metrics;
   service_config.max_supported_schema_version = 1;
   service_config.app_name = std::string(kAppName);
   for (const char* table : {"users", "posts", "categories", "teams", "team_members", "files",
@@ -131,6 +134,7 @@ int Run(const sigset_t& stop_signals) {
   app_options.service = service->get();
   app_options.dsn = dsn;
   app_options.business_schema = std::string(kDefaultBusinessSchema);
+  app_options.metrics = metrics;
   Result<std::unique_ptr<App>> app = App::Create(db, std::move(app_options));
   if (!app.has_value()) {
     Log("{}", app.error().ToString());

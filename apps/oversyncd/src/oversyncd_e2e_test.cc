@@ -658,6 +658,22 @@ TEST(OversyncdSyncFlowTest, SnapshotHydrationAndWatchOverHttp) {
   push_user("phone", 4, 4);
   EXPECT_EQ(next_event_data(), R"({"bundle_seq":4,"source_id":"phone","source_bundle_id":4})");
 
+  // GET /metrics (Prometheus text): stage histograms and the process gauges.
+  auto metrics = Get(*port, "GET", "/metrics");
+  ASSERT_TRUE(metrics.has_value());
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_EQ(metrics->Header("Content-Type").value_or(""),
+            "text/plain; version=0.0.4; charset=utf-8");
+  for (const std::string_view line :
+       {"# TYPE oversync_stage_duration_seconds histogram\n",
+        "oversync_stage_duration_seconds_count{operation=\"push_commit\",stage=\"total\"} 4\n",
+        "oversync_stage_duration_seconds_bucket{operation=\"snapshot_chunk\",stage=\"total\","
+        "le=\"+Inf\"} 3\n",  // two pages and the 404 after the delete
+        "oversync_stage_errors_total{operation=\"snapshot_chunk\",stage=\"total\"} 1\n",
+        "oversync_watch_subscribers 1\n", "# TYPE oversync_history_pruned_errors_total counter\n"}) {
+    EXPECT_NE(metrics->body.find(line), std::string::npos) << line << "\n" << metrics->body;
+  }
+
   // SIGTERM with the stream open: the server ends the stream and exits cleanly.
   child->Signal(SIGTERM);
   while (true) {

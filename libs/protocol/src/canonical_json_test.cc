@@ -199,4 +199,20 @@ RC_GTEST_PROP(CanonicalProperty, MemberOrderDoesNotMatter,
 }
 
 }  // namespace
+// Go's encoder writes a json.RawMessage through compact(..., escapeHTML=true): whitespace
+// outside strings goes, escapes are kept, <, >, & and U+2028/9 are escaped (used for snapshot
+// payloads stored as PostgreSQL jsonb text, protocol.md §3.10).
+TEST(JsonWriterRawCompactTest, CompactsLikeGoRawMessage) {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginArray();
+  w.RawCompact("{\"id\": \"a b\", \"n\": [1, 2.50, {\"x\": null}],\n \"t\": \"<p>&\\\" \\u0041\"}");
+  w.RawCompact(" \"line\xE2\x80\xA8sep\xE2\x80\xA9\" ");
+  w.RawCompact("{}");
+  w.EndArray();
+  EXPECT_EQ(out,
+            "[{\"id\":\"a b\",\"n\":[1,2.50,{\"x\":null}],\"t\":\"\\u003cp\\u003e\\u0026\\\" "
+            "\\u0041\"},\"line\\u2028sep\\u2029\",{}]");
+}
+
 }  // namespace oversync::protocol

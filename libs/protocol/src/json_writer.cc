@@ -231,6 +231,45 @@ void JsonWriter::Raw(std::string_view json) {
   out_ += json;
 }
 
+void JsonWriter::RawCompact(std::string_view json) {
+  BeforeValue();
+  out_.reserve(out_.size() + json.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (!in_string && (c == ' ' || c == '\t' || c == '\n' || c == '\r')) continue;
+    switch (c) {
+      case '"':
+        in_string = !in_string;
+        out_ += c;
+        break;
+      case '\\':  // an escape: copy it and the escaped character unchanged
+        out_ += c;
+        if (i + 1 < json.size()) out_ += json[++i];
+        break;
+      case '<':
+        out_ += "\\u003c";
+        break;
+      case '>':
+        out_ += "\\u003e";
+        break;
+      case '&':
+        out_ += "\\u0026";
+        break;
+      default:
+        // U+2028 / U+2029 (E2 80 A8 / E2 80 A9) are escaped like Go's encoder does.
+        if (static_cast<unsigned char>(c) == 0xE2 && i + 2 < json.size() &&
+            static_cast<unsigned char>(json[i + 1]) == 0x80 &&
+            (static_cast<unsigned char>(json[i + 2]) & 0xFE) == 0xA8) {
+          out_ += static_cast<unsigned char>(json[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";
+          i += 2;
+        } else {
+          out_ += c;
+        }
+    }
+  }
+}
+
 void JsonWriter::Value(const JsonValue& value) {
   switch (value.kind()) {
     case JsonValue::Kind::kNull:

@@ -398,4 +398,24 @@ Result<int> RuntimeService::LocalWatchSubscriberCount(const std::string& user_id
   return impl_->watch_hub->SubscriberCount(user.Int64(0, 0).value_or(0));
 }
 
+Result<RuntimeCounters> RuntimeService::GetCounters() {
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult s, conn->Exec(
+      "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
+      "FROM sync.history_pruned_error_seq), "
+      "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sync.accepted_push_replay_seq), "
+      "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
+      "FROM sync.rejected_registered_write_seq)"));
+  RuntimeCounters counters;
+  counters.history_pruned_errors = s.Int64(0, 0).value_or(0);
+  counters.accepted_push_replays = s.Int64(0, 1).value_or(0);
+  counters.rejected_registered_writes = s.Int64(0, 2).value_or(0);
+  counters.watch_subscribers = impl_->watch_hub ? impl_->watch_hub->TotalSubscribers() : 0;
+  {
+    std::lock_guard lock(impl_->lifecycle_mu);
+    counters.inflight_operations = impl_->inflight;
+  }
+  return counters;
+}
+
 }  // namespace oversync

@@ -145,17 +145,23 @@ protocol::JsonValue WireKey(const RegisteredTableRuntime& table, std::string_vie
 Status RunUserTransaction(internal::RuntimeState& impl, std::string_view operation,
                           const std::string& user_id, int attempts,
                           const std::function<Status(pg::PgConnection&)>& body) {
+  // Waiting for this process's other operations of the same user, then for a connection.
+  StageTimer lock_wait(impl, operation, "lock_wait");
   UserLocks::Guard user_guard = impl.user_locks.Lock(user_id);
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl.pool->Acquire());
+  lock_wait.Finish(Status());
   int attempt = 0;
   return pg::WithRetry(attempts, std::chrono::milliseconds(25), [&]() -> Status {
     ++attempt;
     StageTimer timer(impl, operation, "transaction");
     Status status = pg::InTransaction(*conn, pg::Isolation::kReadCommitted,
                              [&](pg::PgConnection& tx) -> Status {
+                               // Waiting for other processes (Go servers included).
+                               StageTimer advisory(impl, operation, "advisory_lock");
                                OVERSYNC_RETURN_IF_ERROR(tx.Exec(
                                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                                    {user_id}));
+                               advisory.Finish(Status(), 0, attempt);
                                if (impl.config.upload_lock_timeout.count() > 0) {
                                  OVERSYNC_RETURN_IF_ERROR(tx.ExecScript(fmt::format(
                                      "SET LOCAL lock_timeout = '{}ms'",

@@ -32,6 +32,15 @@ std::string KeyBytesExpr(const RegisteredTableRuntime& table) {
              : "convert_to(" + column + ", 'UTF8')";
 }
 
+// The sync key of a row_state row as a value of the business table's key column (the inverse
+// of KeyBytesExpr), so each live row_state row finds its business row through the table's
+// (_sync_scope_id, key) index whatever the statistics say.
+std::string KeyFromBytesExpr(const RegisteredTableRuntime& table) {
+  return table.shape.key_kind == protocol::SyncKeyKind::kUuid
+             ? "encode(rs.key_bytes, 'hex')::uuid"
+             : "convert_from(rs.key_bytes, 'UTF8')";
+}
+
 // The wire payload of a business row (server.md §3.4): to_jsonb text without the scope column,
 // bytea columns as standard base64 (PostgreSQL wraps base64 at 76 characters: unwrap). Like
 // go-oversync the text is PostgreSQL's jsonb rendering; clients compare payloads semantically.
@@ -190,15 +199,16 @@ Result<protocol::SnapshotSession> RuntimeService::CreateSnapshotSession(
                 "table_id, key_bytes, bundle_seq, payload_wire) "
                 "SELECT $1::uuid, $5::bigint + row_number() OVER (ORDER BY rs.key_bytes), "
                 "$4::integer, rs.key_bytes, rs.bundle_seq, ({2})::json "
-                "FROM {0} AS src JOIN sync.row_state AS rs ON rs.user_pk = $2 AND "
-                "rs.table_id = $4::integer AND rs.key_bytes = {1} AND NOT rs.deleted "
-                "WHERE src._sync_scope_id = $3 "
+                "FROM sync.row_state AS rs JOIN {0} AS src ON src._sync_scope_id = $3 AND "
+                "src.{3} = {1} "
+                "WHERE rs.user_pk = $2 AND rs.table_id = $4::integer AND NOT rs.deleted "
                 "RETURNING octet_length(payload_wire::text) AS n) "
                 "SELECT count(*), COALESCE(sum(n), 0)::bigint, "
                 "(SELECT count(*) FROM {0} WHERE _sync_scope_id = $3), "
                 "(SELECT count(*) FROM sync.row_state WHERE user_pk = $2 AND "
                 "table_id = $4::integer AND NOT deleted) FROM ins",
-                target, key_bytes, PayloadExpr(table)),
+                target, KeyFromBytesExpr(table), PayloadExpr(table),
+                pg::QuoteIdent(table.shape.key_column)),
             {snapshot_id, user_pk_text, actor.user_id, table_id, std::to_string(rows)}));
         const std::int64_t inserted = counts.Int64(0, 0).value_or(0);
         const std::int64_t business = counts.Int64(0, 2).value_or(0);
@@ -276,11 +286,13 @@ Result<std::string> RuntimeService::GetSnapshotChunkBody(const Actor& actor,
                                                          std::string_view snapshot_id,
                                                          const protocol::SnapshotChunkQuery& query) {
   OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  StageTimer total(*impl_, "snapshot_chunk", "total");
   OVERSYNC_RETURN_IF_ERROR(protocol::ValidateSnapshotChunkQuery(snapshot_id, query));
   const std::int64_t max_rows =
       std::min(query.max_rows, impl_->config.max_rows_per_snapshot_chunk);
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
   std::string body;
+  std::int64_t rows_served = 0;
   Status status = pg::InTransaction(*conn, pg::Isolation::kRepeatableReadReadOnly,
                                     [&](pg::PgConnection& tx) -> Status {
     OVERSYNC_ASSIGN_OR_RETURN(SessionInfo session, LoadSnapshotSession(tx, snapshot_id, actor));
@@ -302,7 +314,9 @@ Result<std::string> RuntimeService::GetSnapshotChunkBody(const Actor& actor,
     OVERSYNC_RETURN_IF_ERROR(tx.ExecRows(
         "SELECT table_id, encode(key_bytes, 'hex'), bundle_seq, payload_wire::text "
         "FROM sync.snapshot_session_rows WHERE snapshot_id = $1::uuid AND row_ordinal > $2 "
-        "ORDER BY row_ordinal LIMIT $3 + 1",
+        // Ordinals are 1..N without gaps: bounding the range keeps every page's cost at its
+        // own size even when the planner misestimates this constantly churned table.
+        "AND row_ordinal <= $2 + $3 + 1 ORDER BY row_ordinal LIMIT $3 + 1",
         {session.snapshot_id, std::to_string(query.after_row_ordinal), std::to_string(max_rows)},
         [&](const pg::PgResult& row) -> Status {
           if (served == max_rows) {
@@ -323,7 +337,8 @@ Result<std::string> RuntimeService::GetSnapshotChunkBody(const Actor& actor,
                                                    HexDecode(row.Text(0, 1)).value_or(""))));
           w.Member("row_version", row.Int64(0, 2).value_or(0));
           w.Key("payload");
-          w.Raw(row.Text(0, 3));
+          // Stored as PostgreSQL renders jsonb ({"a": 1}); sent compact like Go's encoder.
+          w.RawCompact(row.Text(0, 3));
           w.EndObject();
           ++served;
           return {};
@@ -332,8 +347,10 @@ Result<std::string> RuntimeService::GetSnapshotChunkBody(const Actor& actor,
     w.Member("next_row_ordinal", query.after_row_ordinal + served);
     w.Member("has_more", has_more);
     w.EndObject();
+    rows_served = served;
     return {};
   });
+  total.Finish(status, rows_served);
   if (!status.ok()) return Error(std::move(status));
   return body;
 }

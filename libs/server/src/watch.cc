@@ -100,6 +100,13 @@ int WatchHub::SubscriberCount(std::int64_t user_pk) const {
   return it == subscribers_.end() ? 0 : static_cast<int>(it->second.size());
 }
 
+std::int64_t WatchHub::TotalSubscribers() const {
+  std::lock_guard lock(mu_);
+  std::int64_t total = 0;
+  for (const auto& [user_pk, subs] : subscribers_) total += static_cast<std::int64_t>(subs.size());
+  return total;
+}
+
 void WatchHub::Close() {
   std::vector<std::shared_ptr<Subscriber>> all;
   {

@@ -41,6 +41,7 @@ class WatchHub : public std::enable_shared_from_this<WatchHub> {
   // user_pks that have subscribers (for catch-up after the listener reconnects).
   std::vector<std::int64_t> SubscribedUsers() const;
   int SubscriberCount(std::int64_t user_pk) const;
+  std::int64_t TotalSubscribers() const;
   // Closes every subscription (their Next fails with kServiceUnavailable) and refuses new ones.
   void Close();
 

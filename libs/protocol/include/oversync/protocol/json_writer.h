@@ -48,6 +48,10 @@ class JsonWriter {
   void Null();
   // A pre-encoded, valid JSON value, copied verbatim.
   void Raw(std::string_view json);
+  // A pre-encoded, valid JSON value written the way Go's encoder writes a json.RawMessage:
+  // insignificant whitespace removed and <, >, &, U+2028, U+2029 escaped (encoding/json's
+  // compact with HTML escaping). For stored PostgreSQL jsonb text ({"a": 1} -> {"a":1}).
+  void RawCompact(std::string_view json);
   // A JsonValue in its own member order, numbers by their lexemes (not canonicalized).
   void Value(const JsonValue& value);
 

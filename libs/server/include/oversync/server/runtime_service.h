@@ -62,6 +62,16 @@ struct BootstrapReport {
   std::vector<std::string> table_order;
 };
 
+// Durable counters (server.md §8.2, kept in sync.* sequences, so they count every process) and
+// this process's gauges, for metrics endpoints. Cheap: no table scan.
+struct RuntimeCounters {
+  std::int64_t history_pruned_errors = 0;
+  std::int64_t accepted_push_replays = 0;
+  std::int64_t rejected_registered_writes = 0;
+  std::int64_t watch_subscribers = 0;    // this process
+  std::int64_t inflight_operations = 0;  // this process
+};
+
 class RuntimeService {
  public:
   // Validates and resolves `config` and opens the pool. Errors: kInvalidArgument (config),
@@ -138,6 +148,8 @@ class RuntimeService {
   // Watch subscribers of `user_id` in this process (the example server's
   // /test/watch-subscribers). Errors: kDatabase/kUnavailable.
   Result<int> LocalWatchSubscriberCount(const std::string& user_id);
+  // Errors: kDatabase/kUnavailable.
+  Result<RuntimeCounters> GetCounters();
   // §3.12.
   protocol::CapabilitiesResponse GetCapabilities() const;
   // §3.13. Errors: kDatabase/kUnavailable.

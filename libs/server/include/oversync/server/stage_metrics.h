@@ -17,11 +17,16 @@ namespace oversync {
 // One observed stage. The string views are valid only during the ObserveStage call.
 //
 // Operations and their stages (stable names):
-//   "pull":        total, transaction, retained_floor_check, load_bundles
-//   "connect":     total, transaction
-//   "push_create": total, transaction
-//   "push_chunk":  total, validate, transaction
-//   "push_commit": total, transaction, load_staged, apply, finalize
+//   "pull":            total, transaction, retained_floor_check, load_bundles
+//   "connect":         total, lock_wait, advisory_lock, transaction
+//   "push_create":     total, lock_wait, advisory_lock, transaction
+//   "push_chunk":      total, validate, lock_wait, advisory_lock, transaction
+//   "push_commit":     total, lock_wait, advisory_lock, transaction, load_staged, apply, finalize
+//   "server_write":    total, lock_wait, advisory_lock, transaction
+//   "snapshot_create": total, transaction, materialize
+//   "snapshot_chunk":  total
+// lock_wait is the wait for this process's other operations of the same user and for a pooled
+// connection; advisory_lock the wait for other processes on the user's advisory lock.
 // go-oversync instruments only pull, with the same stage names plus resolve_stable_bundle_seq
 // and list_bundle_seqs; here the floor, head and scope come from one statement (reported as
 // retained_floor_check) and the page is listed and loaded by one streaming statement (reported
