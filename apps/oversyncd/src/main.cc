@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -48,7 +49,37 @@ std::string UrlHost(const std::string& address) {
   return address.find(':') == std::string::npos ? address : "[" + address + "]";
 }
 
-int Run(const sigset_t& stop_signals) {
+// `oversyncd adopt [SCOPE...]`: brings rows that existed before sync under it (all unadopted
+// scopes when none is named), prints one line per scope and exits (server.md §10.1 item 2).
+int Adopt(RuntimeService& service, const std::vector<std::string>& requested) {
+  std::vector<std::string> scopes = requested;
+  if (scopes.empty()) {
+    auto unadopted = service.ListUnadoptedScopes();
+    if (!unadopted) {
+      Log("cannot list unadopted scopes: {}", unadopted.error().ToString());
+      return 1;
+    }
+    scopes = std::move(*unadopted);
+  }
+  int failures = 0;
+  for (const std::string& scope : scopes) {
+    auto adopted = service.AdoptScope(scope, "oversyncd-adopt");
+    if (!adopted) {
+      Log("adopt {}: failed: {}", scope, adopted.error().ToString());
+      ++failures;
+    } else if (!adopted->has_value()) {
+      Log("adopt {}: nothing to adopt", scope);
+    } else {
+      Log("adopt {}: bundle_seq {} with {} rows{}", scope, (*adopted)->bundle.bundle_seq,
+          (*adopted)->bundle.row_count,
+          (*adopted)->auto_initialized ? " (scope initialized)" : "");
+    }
+  }
+  Log("adopt: {} scope(s), {} failed", scopes.size(), failures);
+  return failures == 0 ? 0 : 1;
+}
+
+int Run(const sigset_t& stop_signals, const std::vector<std::string>& args) {
   Result<Config> config = ConfigFromEnv(GetEnv);
   if (!config.has_value()) {
     Log("invalid configuration: {}", config.error().message());
@@ -127,6 +158,9 @@ int Run(const sigset_t& stop_signals) {
     Log("sync bootstrap failed: {}", report.error().ToString());
     return 1;
   }
+  if (!args.empty() && args.front() == "adopt") {
+    return Adopt(**service, std::vector<std::string>(args.begin() + 1, args.end()));
+  }
 
   AppOptions app_options;
   app_options.jwt_secret = config->jwt_secret;
@@ -180,7 +214,12 @@ int Run(const sigset_t& stop_signals) {
 }  // namespace
 }  // namespace oversync::oversyncd
 
-int main() {
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  if (!args.empty() && args.front() != "adopt") {
+    std::fputs("usage: oversyncd [adopt [SCOPE...]]\n", stderr);
+    return 2;
+  }
   // Block the stop signals before any thread starts, so every thread inherits the mask and only
   // sigwait() in Run() receives them. SIGPIPE is ignored: a vanished client is an error code.
   sigset_t stop_signals;
@@ -193,7 +232,7 @@ int main() {
   sigemptyset(&ignore.sa_mask);
   sigaction(SIGPIPE, &ignore, nullptr);
   try {
-    return oversync::oversyncd::Run(stop_signals);
+    return oversync::oversyncd::Run(stop_signals, args);
   } catch (const std::exception& e) {
     std::fputs("oversyncd: fatal: ", stderr);
     std::fputs(e.what(), stderr);

@@ -685,5 +685,50 @@ TEST(OversyncdSyncFlowTest, SnapshotHydrationAndWatchOverHttp) {
   EXPECT_EQ(*exit_status, 0) << child->output();
 }
 
+// `oversyncd adopt` (server.md §10.1 item 2): rows written before sync was enabled are brought
+// under sync as one bundle per scope, then the command exits; a second run finds nothing.
+TEST(OversyncdAdoptCommandTest, AdoptsPreexistingRowsAndExits) {
+  const char* dsn = std::getenv("OVERSYNC_TEST_DSN");
+  if (dsn == nullptr || *dsn == '\0') {
+    if (std::getenv("CI") != nullptr) ADD_FAILURE() << "OVERSYNC_TEST_DSN must be set in CI";
+    GTEST_SKIP() << "OVERSYNC_TEST_DSN not set";
+  }
+  OVERSYNC_PG_TEST_DATABASE(db);
+  EnvOverrides env = BaseEnv();
+  env.emplace_back("DATABASE_URL", db->dsn());
+  env.emplace_back("PORT", "0");
+  // A first start creates the business schema and the sync layout.
+  {
+    Result<ChildProcess> server = ChildProcess::Spawn({OVERSYNCD_PATH}, env);
+    ASSERT_TRUE(server.has_value()) << server.error().ToString();
+    ASSERT_TRUE(server->WaitForLine(kListenPrefix, kStartupTimeout).has_value()) << server->output();
+    server->Signal(SIGTERM);
+    ASSERT_EQ(server->WaitForExit(kExitTimeout).value_or(-1), 0) << server->output();
+  }
+  ASSERT_TRUE(db->QueryScalar(
+                    "ALTER TABLE business.users DISABLE TRIGGER USER; "
+                    "INSERT INTO business.users (_sync_scope_id, id, name, email) VALUES "
+                    "('acme', '00000000-0000-4000-8000-000000000001', 'A', 'a@x'), "
+                    "('acme', '00000000-0000-4000-8000-000000000002', 'B', 'b@x'); "
+                    "ALTER TABLE business.users ENABLE TRIGGER USER")
+                  .has_value());
+  Result<ChildProcess> adopt = ChildProcess::Spawn({OVERSYNCD_PATH, "adopt"}, env);
+  ASSERT_TRUE(adopt.has_value()) << adopt.error().ToString();
+  ASSERT_EQ(adopt->WaitForExit(kExitTimeout).value_or(-1), 0) << adopt->output();
+  EXPECT_NE(adopt->output().find("adopt acme: bundle_seq 1 with 2 rows (scope initialized)"),
+            std::string::npos)
+      << adopt->output();
+  EXPECT_EQ(db->QueryScalar("SELECT count(*) FROM sync.row_state WHERE NOT deleted").value_or("?"),
+            "2");
+  Result<ChildProcess> again = ChildProcess::Spawn({OVERSYNCD_PATH, "adopt", "acme"}, env);
+  ASSERT_TRUE(again.has_value());
+  ASSERT_EQ(again->WaitForExit(kExitTimeout).value_or(-1), 0) << again->output();
+  EXPECT_NE(again->output().find("adopt acme: nothing to adopt"), std::string::npos)
+      << again->output();
+  Result<ChildProcess> bad = ChildProcess::Spawn({OVERSYNCD_PATH, "frobnicate"}, env);
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->WaitForExit(kExitTimeout).value_or(-1), 2) << bad->output();
+}
+
 }  // namespace
 }  // namespace oversync::oversyncd

@@ -87,6 +87,19 @@ void StageTimer::Finish(const Status& status, std::int64_t count, int attempt) {
   }
 }
 
+std::string KeyBytesExpr(const RegisteredTableRuntime& table) {
+  const std::string column = "src." + pg::QuoteIdent(table.shape.key_column);
+  return table.shape.key_kind == protocol::SyncKeyKind::kUuid
+             ? "uuid_send(" + column + ")"
+             : "convert_to(" + column + ", 'UTF8')";
+}
+
+std::string KeyFromBytesExpr(const RegisteredTableRuntime& table) {
+  return table.shape.key_kind == protocol::SyncKeyKind::kUuid
+             ? "encode(rs.key_bytes, 'hex')::uuid"
+             : "convert_from(rs.key_bytes, 'UTF8')";
+}
+
 std::string internal::RuntimeState::NewUuidText() {
   std::lock_guard lock(random_mu);
   return Uuid::NewV4(*random).ToString();

@@ -86,6 +86,8 @@ struct RuntimeState {
 
   // Set by Bootstrap; read-only afterwards.
   std::vector<RegisteredTableRuntime> registered;
+  // The same tables, parents before children (BootstrapReport::table_order).
+  std::vector<const RegisteredTableRuntime*> dependency_order;
   std::unique_ptr<RegisteredTableLookup> lookup;
   bool bootstrapped = false;
 
@@ -169,6 +171,11 @@ TimePoint FromEpochMicros(std::int64_t micros);
 std::string KeyBytesFromWire(protocol::SyncKeyKind kind, std::string_view key_text);
 std::string KeyTextFromBytes(protocol::SyncKeyKind kind, std::string_view key_bytes);
 protocol::JsonValue WireKey(const RegisteredTableRuntime& table, std::string_view key_text);
+
+// SQL for a registered table's sync key (protocol.md §2.9): the key bytes of business row `src`,
+// and the key column value of row_state row `rs` (its inverse).
+std::string KeyBytesExpr(const RegisteredTableRuntime& table);
+std::string KeyFromBytesExpr(const RegisteredTableRuntime& table);
 
 // Runs `body` in a READ COMMITTED transaction whose first statement takes the user's advisory
 // transaction lock (hashtextextended(user_id, 0): the key Go's session lock uses), under the

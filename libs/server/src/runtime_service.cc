@@ -75,6 +75,12 @@ Result<BootstrapReport> RuntimeService::Bootstrap() {
     impl_->registered.push_back(std::move(runtime));
   }
   impl_->lookup = std::make_unique<RegisteredTableLookup>(&impl_->registered);
+  impl_->dependency_order.clear();
+  for (const std::string& name : report.table_order) {
+    for (const RegisteredTableRuntime& t : impl_->registered) {
+      if (t.info.table.qualified() == name) impl_->dependency_order.push_back(&t);
+    }
+  }
   if (impl_->watch_hub) {
     impl_->watch_listener = std::make_unique<WatchListener>(
         impl_->dsn, impl_->config.bundle_change_watch.notify_channel, impl_->watch_hub,

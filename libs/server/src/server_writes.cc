@@ -264,4 +264,117 @@ Result<ScopeWriteResult> RuntimeService::ExecWrite(std::string_view scope_id_raw
   return result;
 }
 
+// ---- adoption of pre-existing rows (server.md §10.1 item 2) ----
+
+Result<std::vector<std::string>> RuntimeService::ListUnadoptedScopes() {
+  OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
+  std::string sql;
+  for (const RegisteredTableRuntime& table : impl_->registered) {
+    if (!sql.empty()) sql += " UNION ";
+    sql += fmt::format(
+        "SELECT src._sync_scope_id FROM {}.{} AS src WHERE NOT EXISTS (SELECT 1 FROM "
+        "sync.row_state rs JOIN sync.user_state u ON u.user_pk = rs.user_pk WHERE "
+        "u.user_id = src._sync_scope_id AND rs.table_id = {} AND rs.key_bytes = {} AND "
+        "NOT rs.deleted)",
+        pg::QuoteIdent(table.shape.schema), pg::QuoteIdent(table.shape.table),
+        table.info.table.table_id, KeyBytesExpr(table));
+  }
+  std::vector<std::string> scopes;
+  if (sql.empty()) return scopes;
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult rows, conn->Exec("SELECT DISTINCT s FROM (" + sql +
+                                                          ") AS x(s) ORDER BY 1"));
+  for (int r = 0; r < rows.rows(); ++r) scopes.emplace_back(rows.Text(r, 0));
+  return scopes;
+}
+
+Result<std::optional<ScopeWriteResult>> RuntimeService::AdoptScope(std::string_view scope_id_raw,
+                                                                   std::string_view writer_id_raw) {
+  const std::string scope_id(TrimAsciiSpace(scope_id_raw));
+  const std::string writer_id(TrimAsciiSpace(writer_id_raw));
+  if (scope_id.empty()) return Error(ErrorCode::kInvalidArgument, "scope_id is required");
+  if (writer_id.empty()) return Error(ErrorCode::kInvalidArgument, "writer_id is required");
+  OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
+  StageTimer total(*impl_, "adopt_scope", "total");
+  std::optional<ScopeWriteResult> result;
+  bool floor_moved = false;
+  bool nothing_to_adopt = false;
+  std::int64_t committed_user_pk = 0;
+  Status status = RunUserTransaction(*impl_, "adopt_scope", scope_id, 1,
+                                     [&](pg::PgConnection& tx) -> Status {
+    result.reset();
+    nothing_to_adopt = false;
+    const TimePoint now = impl_->clock->Now();
+    OVERSYNC_ASSIGN_OR_RETURN(ScopeRow scope, EnsureAndLockScope(tx, scope_id, now));
+    if (scope.state == ScopeStateCode::kInitializing) return ScopeStateError(scope, scope_id);
+    ScopeWriteResult adopted;
+    if (scope.state == ScopeStateCode::kUninitialized) {
+      OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+          "UPDATE sync.scope_state SET state_code = 2, initializer_source_id = NULL, "
+          "initialization_id = NULL, lease_expires_at = NULL, initialized_at = $2::timestamptz, "
+          "initialized_by_source_id = $3 WHERE user_pk = $1",
+          {std::to_string(scope.user_pk), FormatRfc3339Nano(now), writer_id}));
+      adopted.auto_initialized = true;
+    }
+    OVERSYNC_RETURN_IF_ERROR(tx.ExecScript("SET CONSTRAINTS ALL DEFERRED"));
+    OVERSYNC_ASSIGN_OR_RETURN(SourceRow current, LoadSource(tx, scope.user_pk, writer_id, true));
+    if (current.state == "retired") return RetiredError(writer_id, scope_id, current.replaced_by);
+    const std::int64_t source_bundle_id = current.max_committed + 1;
+    OVERSYNC_RETURN_IF_ERROR(
+        SetBundleContext(tx, scope_id, scope.user_pk, writer_id, source_bundle_id, ""));
+    // Stage, set-based and parents first, an INSERT of every business row without live
+    // row_state and a DELETE of every live row_state without a business row; finalization turns
+    // them into one bundle and the matching row_state, like any captured change.
+    const std::string user_pk_text = std::to_string(scope.user_pk);
+    for (const RegisteredTableRuntime* table : impl_->dependency_order) {
+      const std::string target =
+          pg::QuoteIdent(table->shape.schema) + "." + pg::QuoteIdent(table->shape.table);
+      const std::string table_id = std::to_string(table->info.table.table_id);
+      OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+          fmt::format("INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, "
+                      "key_bytes, payload_db) "
+                      "SELECT txid_current(), $1, $2::integer, 1, {1}, to_jsonb(src) - "
+                      "'_sync_scope_id' FROM {0} AS src WHERE src._sync_scope_id = $3 AND NOT "
+                      "EXISTS (SELECT 1 FROM sync.row_state rs WHERE rs.user_pk = $1 AND "
+                      "rs.table_id = $2::integer AND rs.key_bytes = {1} AND NOT rs.deleted) "
+                      "ORDER BY {1}",
+                      target, KeyBytesExpr(*table)),
+          {user_pk_text, table_id, scope_id}));
+      OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+          fmt::format("INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, "
+                      "key_bytes, payload_db) "
+                      "SELECT txid_current(), $1, $2::integer, 3, rs.key_bytes, NULL "
+                      "FROM sync.row_state rs WHERE rs.user_pk = $1 AND rs.table_id = $2::integer "
+                      "AND NOT rs.deleted AND NOT EXISTS (SELECT 1 FROM {0} AS src WHERE "
+                      "src._sync_scope_id = $3 AND src.{1} = {2}) ORDER BY rs.key_bytes",
+                      target, pg::QuoteIdent(table->shape.key_column), KeyFromBytesExpr(*table)),
+          {user_pk_text, table_id, scope_id}));
+    }
+    OVERSYNC_ASSIGN_OR_RETURN(std::optional<FinalizedBundle> bundle,
+                              FinalizeBundle(*impl_, tx, scope.user_pk, writer_id,
+                                             source_bundle_id));
+    if (!bundle) {
+      // Nothing to adopt: an error return rolls back (an auto-initialization included).
+      nothing_to_adopt = true;
+      return {ErrorCode::kCancelled, "nothing to adopt"};
+    }
+    OVERSYNC_ASSIGN_OR_RETURN(floor_moved,
+                              ActivateSourceAndRetain(*impl_, tx, scope.user_pk, scope_id,
+                                                      writer_id, source_bundle_id,
+                                                      bundle->bundle_seq));
+    committed_user_pk = scope.user_pk;
+    adopted.bundle = ToCommitted(*bundle, writer_id, source_bundle_id);
+    result = std::move(adopted);
+    return {};
+  });
+  if (nothing_to_adopt) {
+    status = Status();
+    result.reset();
+  }
+  if (status.ok() && floor_moved) impl_->MarkRetention(committed_user_pk);
+  total.Finish(status, result ? result->bundle.row_count : 0);
+  if (!status.ok()) return Error(std::move(status));
+  return result;
+}
+
 }  // namespace oversync

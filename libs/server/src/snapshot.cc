@@ -24,23 +24,6 @@ Status InvalidSnapshot(std::string message) {
   return {ErrorCode::kSnapshotSessionInvalid, std::move(message)};
 }
 
-// The key bytes of a business row (protocol.md §2.9), as an SQL expression over `src`.
-std::string KeyBytesExpr(const RegisteredTableRuntime& table) {
-  const std::string column = "src." + pg::QuoteIdent(table.shape.key_column);
-  return table.shape.key_kind == protocol::SyncKeyKind::kUuid
-             ? "uuid_send(" + column + ")"
-             : "convert_to(" + column + ", 'UTF8')";
-}
-
-// The sync key of a row_state row as a value of the business table's key column (the inverse
-// of KeyBytesExpr), so each live row_state row finds its business row through the table's
-// (_sync_scope_id, key) index whatever the statistics say.
-std::string KeyFromBytesExpr(const RegisteredTableRuntime& table) {
-  return table.shape.key_kind == protocol::SyncKeyKind::kUuid
-             ? "encode(rs.key_bytes, 'hex')::uuid"
-             : "convert_from(rs.key_bytes, 'UTF8')";
-}
-
 // The wire payload of a business row (server.md §3.4): to_jsonb text without the scope column,
 // bytea columns as standard base64 (PostgreSQL wraps base64 at 76 characters: unwrap). Like
 // go-oversync the text is PostgreSQL's jsonb rendering; clients compare payloads semantically.

@@ -188,6 +188,23 @@ class RuntimeService {
   // number of bundles deleted. Errors: kServiceUnavailable; kDatabase/kUnavailable.
   Result<std::int64_t> RunRetentionPass();
 
+  // ---- adopting data that existed before sync (server.md §10.1 item 2) ----
+
+  // Scopes (distinct _sync_scope_id values) that own business rows of a registered table
+  // without live sync.row_state: rows written before Bootstrap, or kept while the `sync` schema
+  // was dropped and recreated. Such scopes cannot snapshot or push until adopted. Sorted.
+  // Errors: kDatabase/kUnavailable.
+  Result<std::vector<std::string>> ListUnadoptedScopes();
+  // Brings a scope's rows under sync with one bundle from source `writer_id` (the next
+  // source_bundle_id of that writer): an INSERT with the current row image for every business
+  // row without live row_state, a DELETE for every live row_state without a business row,
+  // tables parents first. An UNINITIALIZED scope becomes INITIALIZED (auto_initialized).
+  // Devices then receive the rows by pull, watch or snapshot. nullopt when there is nothing to
+  // adopt (and nothing changes). Idempotent. Errors: kInvalidArgument "scope_id is required" /
+  // "writer_id is required"; kScopeInitializing; kSourceRetired; kDatabase/kUnavailable.
+  Result<std::optional<ScopeWriteResult>> AdoptScope(std::string_view scope_id,
+                                                     std::string_view writer_id);
+
   // Stops accepting operations (they fail with kServiceUnavailable "sync service is shutting
   // down"), waits for in-flight ones, then closes. Idempotent. Thread-safe.
   void Shutdown();
