@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <memory>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
@@ -206,9 +207,11 @@ class BeastServer::Impl {
 class BeastServer::Impl::Stream final : public http::ResponseStream {
  public:
   Stream(Connection& connection, const std::atomic<bool>& stopping,
-         std::chrono::milliseconds write_timeout, bool chunked)
+         const std::atomic<bool>& peer_gone, std::chrono::milliseconds write_timeout,
+         bool chunked)
       : connection_(connection),
         stopping_(stopping),
+        peer_gone_(peer_gone),
         write_timeout_(write_timeout),
         chunked_(chunked) {}
 
@@ -239,13 +242,16 @@ class BeastServer::Impl::Stream final : public http::ResponseStream {
 
   bool Flush() override { return !IsCancelled(); }  // Write never buffers
 
-  bool IsCancelled() const override { return failed_.load() || stopping_.load(); }
+  bool IsCancelled() const override {
+    return failed_.load() || stopping_.load() || peer_gone_.load();
+  }
 
   bool failed() const noexcept { return failed_.load(); }
 
  private:
   Connection& connection_;
   const std::atomic<bool>& stopping_;
+  const std::atomic<bool>& peer_gone_;
   const std::chrono::milliseconds write_timeout_;
   const bool chunked_;
   std::atomic<bool> failed_{false};
@@ -576,7 +582,19 @@ net::awaitable<bool> BeastServer::Impl::WriteStreamed(Connection& connection,
   }
   if (head) co_return chunked;
 
-  Stream sink(connection, stopping_, Millis(options_.write_timeout_ms), chunked);
+  // While the body streams, a read on the socket notices the client going away (EOF or reset)
+  // even when nothing is being written, so a long-lived stream (a watch) ends promptly. Any
+  // completion counts: a client must not send more while it waits for a streamed body. The
+  // state is shared because the read may complete after this frame is gone.
+  struct PeerWatch {
+    std::atomic<bool> gone{false};
+    std::array<char, 256> buffer{};
+  };
+  auto peer = std::make_shared<PeerWatch>();
+  connection.stream.socket().async_read_some(
+      net::buffer(peer->buffer),
+      [peer](const beast::error_code&, std::size_t) { peer->gone.store(true); });
+  Stream sink(connection, stopping_, peer->gone, Millis(options_.write_timeout_ms), chunked);
   auto [error] = co_await net::co_spawn(
       workers_.get_executor(),
       [&response, &sink]() -> net::awaitable<void> {
@@ -588,11 +606,18 @@ net::awaitable<bool> BeastServer::Impl::WriteStreamed(Connection& connection,
         co_return;
       },
       kUseAwaitable);
-  if (error || sink.failed() || !chunked) co_return false;
+  {
+    beast::error_code ignored;
+    connection.stream.socket().cancel(ignored);  // ends the peer read (its bytes are dropped)
+  }
+  if (error || sink.failed() || !chunked || peer->gone.load()) co_return false;
   connection.stream.expires_after(Millis(options_.write_timeout_ms));
   auto [ec, n] =
       co_await net::async_write(connection.stream, bhttp::make_chunk_last(), kUseAwaitable);
-  co_return !ec;
+  // The peer read may have consumed the start of a pipelined request: never reuse the
+  // connection after a streamed body.
+  (void)ec;
+  co_return false;
 }
 
 net::awaitable<void> BeastServer::Impl::Reject(Connection& connection, int status,

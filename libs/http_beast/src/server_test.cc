@@ -275,10 +275,43 @@ TEST_F(BeastServerTest, StreamedResponseIsChunked) {
   EXPECT_TRUE(response->chunked);
   EXPECT_EQ(response->Header("Content-Type"), "text/event-stream");
   EXPECT_EQ(response->body, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
-  // The connection stays usable after the last chunk.
-  Result<ClientResponse> next = client.RoundTrip("GET", "/hello");
-  ASSERT_TRUE(next.has_value()) << next.error().ToString();
-  EXPECT_EQ(next->status, 200);
+  // A streamed body watches the socket for the peer going away, so the connection is not
+  // reused afterwards (a read may have consumed the start of a pipelined request).
+  EXPECT_TRUE(client.WaitForClose().ok());
+}
+
+// A long-lived stream (the SSE watch) notices a client that went away while nothing was being
+// written: IsCancelled() turns true without a failed write.
+TEST_F(BeastServerTest, StreamNoticesClientDisconnectWithoutWriting) {
+  auto cancelled = std::make_shared<std::promise<void>>();
+  std::future<void> observed = cancelled->get_future();
+  ASSERT_TRUE(router_
+                  .Add("GET", "/idle-stream",
+                       [cancelled](const Request&, const PathParams&) {
+                         return Response::Stream(
+                             200, {{"Content-Type", "text/event-stream"}},
+                             [cancelled](http::ResponseStream& stream) {
+                               if (!stream.Write(": open\n\n")) return;
+                               // The handler polls, as the watch stream does between events;
+                               // bounded so a broken server cannot hang the test binary.
+                               for (int i = 0; i < 2000 && !stream.IsCancelled(); ++i) {
+                                 std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                               }
+                               if (stream.IsCancelled()) cancelled->set_value();
+                             });
+                       })
+                  .ok());
+  StartServer();
+  {
+    LoopbackClient client = Connect();
+    ASSERT_TRUE(client.Send(http::testing::FormatRequest("GET", "/idle-stream")).ok());
+    Result<ClientResponse> head = client.ReadResponseHead();
+    ASSERT_TRUE(head.has_value()) << head.error().ToString();
+    Result<std::optional<std::string>> first = client.ReadChunk();
+    ASSERT_TRUE(first.has_value() && first->has_value());
+    EXPECT_EQ(**first, ": open\n\n");
+  }  // the client closes its socket here
+  EXPECT_EQ(observed.wait_for(std::chrono::seconds(10)), std::future_status::ready);
 }
 
 TEST_F(BeastServerTest, HandlerExceptionIs500) {
