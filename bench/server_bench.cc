@@ -19,6 +19,7 @@
 #include "oversync/protocol/json_value.h"
 #include "oversync/server/runtime_service.h"
 #include "oversync/testing/pg_test_database.h"
+#include "bench_support.h"
 
 namespace {
 
@@ -47,46 +48,12 @@ Result<Env> MakeEnv(int max_connections) {
 }
 
 protocol::PushRequestRow UserRow(SeededRandom& random, int i) {
-  protocol::PushRequestRow row;
-  row.schema = "business";
-  row.table = "users";
   const std::string id = Uuid::NewV4(random).ToString();
-  row.key = protocol::JsonValue::Object();
-  row.key.Add("id", protocol::JsonValue::String(id));
-  row.op = "INSERT";
-  row.payload_present = true;
-  row.payload = protocol::ParseJson(fmt::format(
-                    R"({{"id":"{}","name":"User {}","email":"u{}@example.com","age":{},"score":{}.5,"active":true}})",
-                    id, i, i, i % 90, i % 1000))
-                    .value();
-  return row;
-}
-
-// create -> chunks -> commit; adds the commit call's wall time to `*commit_seconds` when given,
-// stores the bundle_seq in `*bundle_seq` when given.
-Status PushRows(RuntimeService& service, const Actor& actor, std::int64_t sbid,
-                std::vector<protocol::PushRequestRow> rows, std::size_t chunk_rows,
-                double* commit_seconds = nullptr, std::int64_t* bundle_seq = nullptr) {
-  protocol::PushSessionCreateRequest create;
-  create.source_bundle_id = sbid;
-  create.planned_row_count = static_cast<std::int64_t>(rows.size());
-  OVERSYNC_ASSIGN_OR_RETURN(auto session, service.CreatePushSession(actor, create));
-  for (std::size_t start = 0; start < rows.size(); start += chunk_rows) {
-    protocol::PushChunkRequest chunk;
-    chunk.start_row_ordinal = static_cast<std::int64_t>(start);
-    const std::size_t end = std::min(rows.size(), start + chunk_rows);
-    chunk.rows.assign(std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(start)),
-                      std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(end)));
-    OVERSYNC_RETURN_IF_ERROR(service.UploadPushChunk(actor, session.push_id, std::move(chunk)));
-  }
-  const auto commit_start = std::chrono::steady_clock::now();
-  OVERSYNC_ASSIGN_OR_RETURN(auto committed, service.CommitPushSession(actor, session.push_id));
-  if (bundle_seq != nullptr) *bundle_seq = committed.bundle_seq;
-  if (commit_seconds != nullptr) {
-    *commit_seconds +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_start).count();
-  }
-  return {};
+  return bench::InsertRow(
+      "users", id,
+      fmt::format(
+          R"({{"id":"{}","name":"User {}","email":"u{}@example.com","age":{},"score":{}.5,"active":true}})",
+          id, i, i, i % 90, i % 1000));
 }
 
 // Sets the p50/p99 (ms) and sample-count counters of a latency benchmark.
@@ -120,7 +87,7 @@ void BM_Commit10kRowBundle(benchmark::State& state) {
     for (int i = 0; i < 10000; ++i) rows.push_back(UserRow(random, counter++));
     state.ResumeTiming();
     const Status st =
-        PushRows(*env->service, actor, ++sbid, std::move(rows), 5000, &commit_seconds);
+        bench::PushRows(*env->service, actor, ++sbid, std::move(rows), 5000, &commit_seconds);
     if (!st.ok()) state.SkipWithError(st.ToString().c_str());
   }
   // rows/s: the whole upload (create + 2 chunks + commit); commit_rows/s: the commit call alone.
@@ -169,11 +136,11 @@ void BM_Commit10kRowUpdateDeleteBundle(benchmark::State& state) {
       changes.push_back(std::move(row));
     }
     std::int64_t inserted_seq = 0;
-    Status st = PushRows(*env->service, actor, ++sbid, std::move(inserts), 5000, nullptr,
+    Status st = bench::PushRows(*env->service, actor, ++sbid, std::move(inserts), 5000, nullptr,
                          &inserted_seq);
     for (auto& row : changes) row.base_row_version = inserted_seq;
     state.ResumeTiming();
-    if (st.ok()) st = PushRows(*env->service, actor, ++sbid, std::move(changes), 5000, &commit_seconds);
+    if (st.ok()) st = bench::PushRows(*env->service, actor, ++sbid, std::move(changes), 5000, &commit_seconds);
     if (!st.ok()) state.SkipWithError(st.ToString().c_str());
   }
   state.counters["rows/s"] =
@@ -197,7 +164,7 @@ void BM_PullThroughput(benchmark::State& state) {
   for (int b = 1; b <= 100; ++b) {
     std::vector<protocol::PushRequestRow> rows;
     for (int i = 0; i < 100; ++i) rows.push_back(UserRow(random, b * 100 + i));
-    const Status st = PushRows(*env->service, actor, b, std::move(rows), 1000);
+    const Status st = bench::PushRows(*env->service, actor, b, std::move(rows), 1000);
     if (!st.ok()) {
       state.SkipWithError(st.ToString().c_str());
       return;
@@ -259,7 +226,7 @@ void BM_SmallPushLatency(benchmark::State& state) {
         for (int k = 0; k < 4; ++k) {
           std::vector<protocol::PushRequestRow> rows{UserRow(random, k)};
           const auto start = std::chrono::steady_clock::now();
-          const Status st = PushRows(*env->service, actor, (round - 1) * 4 + k + 1, std::move(rows), 1);
+          const Status st = bench::PushRows(*env->service, actor, (round - 1) * 4 + k + 1, std::move(rows), 1);
           const auto end = std::chrono::steady_clock::now();
           if (!st.ok()) ++failures;
           per_thread[static_cast<std::size_t>(u)].push_back(
@@ -307,7 +274,7 @@ void BM_SmallPushLatencyPaced(benchmark::State& state) {
           next += std::chrono::milliseconds(500);
           std::vector<protocol::PushRequestRow> rows{UserRow(random, k)};
           const auto start = std::chrono::steady_clock::now();
-          const Status st = PushRows(*env->service, actor, sbid_base + k + 1, std::move(rows), 1);
+          const Status st = bench::PushRows(*env->service, actor, sbid_base + k + 1, std::move(rows), 1);
           const auto end = std::chrono::steady_clock::now();
           if (!st.ok()) ++failures;
           per_thread[static_cast<std::size_t>(u)].push_back(

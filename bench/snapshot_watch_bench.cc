@@ -64,6 +64,7 @@
 #include "oversync/protocol/json_value.h"
 #include "oversync/server/runtime_service.h"
 #include "oversync/testing/pg_test_database.h"
+#include "bench_support.h"
 
 namespace {
 
@@ -289,20 +290,11 @@ void BM_SnapshotCreateAndReadUnanalyzed(benchmark::State& state) {
 }
 
 protocol::PushRequestRow ItemRow(SeededRandom& random, int i) {
-  protocol::PushRequestRow row;
-  row.schema = "business";
-  row.table = "items";
   const std::string id = Uuid::NewV4(random).ToString();
-  row.key = protocol::JsonValue::Object();
-  row.key.Add("id", protocol::JsonValue::String(id));
-  row.op = "INSERT";
-  row.payload_present = true;
-  row.payload =
-      protocol::ParseJson(
-          fmt::format(R"({{"id":"{}","name":"item {}","qty":{},"price":{}.25,"note":"watch"}})", id,
-                      i, i % 1000, i % 500))
-          .value();
-  return row;
+  return bench::InsertRow(
+      "items", id,
+      fmt::format(R"({{"id":"{}","name":"item {}","qty":{},"price":{}.25,"note":"watch"}})", id, i,
+                  i % 1000, i % 500));
 }
 
 struct Commit {
@@ -313,16 +305,13 @@ struct Commit {
 // A 1-row bundle (create -> chunk -> commit) as `actor`'s source bundle `sbid`.
 Result<Commit> PushOneRow(RuntimeService& service, const Actor& actor, std::int64_t sbid,
                           protocol::PushRequestRow row) {
-  protocol::PushSessionCreateRequest create;
-  create.source_bundle_id = sbid;
-  create.planned_row_count = 1;
-  OVERSYNC_ASSIGN_OR_RETURN(auto session, service.CreatePushSession(actor, create));
-  protocol::PushChunkRequest chunk;
-  chunk.start_row_ordinal = 0;
-  chunk.rows.push_back(std::move(row));
-  OVERSYNC_RETURN_IF_ERROR(service.UploadPushChunk(actor, session.push_id, std::move(chunk)));
-  OVERSYNC_ASSIGN_OR_RETURN(auto committed, service.CommitPushSession(actor, session.push_id));
-  return Commit{committed.bundle_seq, Clock::now()};
+  std::vector<protocol::PushRequestRow> rows;
+  rows.push_back(std::move(row));
+  Commit commit;
+  OVERSYNC_RETURN_IF_ERROR(
+      bench::PushRows(service, actor, sbid, std::move(rows), 1, nullptr, &commit.bundle_seq));
+  commit.done = Clock::now();
+  return commit;
 }
 
 struct Arrival {

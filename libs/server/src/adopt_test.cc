@@ -14,16 +14,6 @@ namespace {
 
 const Actor kLegacyDevice{"legacy", "dev-1"};
 
-std::string Describe(const std::vector<protocol::BundleRow>& rows) {
-  std::string out;
-  for (const auto& row : rows) {
-    if (!out.empty()) out += ',';
-    const protocol::JsonValue& key = row.key.as_object().front().value;
-    out += fmt::format("{} {} {}", protocol::OpName(row.op), row.table, key.as_string());
-  }
-  return out;
-}
-
 class AdoptTest : public RuntimeTest {
  protected:
   // Writes around the capture triggers, as data that predates sync.
@@ -35,15 +25,6 @@ class AdoptTest : public RuntimeTest {
         "ALTER TABLE business.posts ENABLE TRIGGER USER");
   }
 
-  protocol::PushSessionCommitResponse AsCommit(const CommittedBundle& bundle) {
-    protocol::PushSessionCommitResponse commit;
-    commit.bundle_seq = bundle.bundle_seq;
-    commit.source_id = bundle.source_id;
-    commit.source_bundle_id = bundle.source_bundle_id;
-    commit.row_count = bundle.row_count;
-    commit.bundle_hash = bundle.bundle_hash;
-    return commit;
-  }
 };
 
 TEST_F(AdoptTest, BringsPreexistingRowsUnderSyncParentsFirstAndIsIdempotent) {

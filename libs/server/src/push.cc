@@ -571,11 +571,7 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
     OVERSYNC_RETURN_IF_ERROR(
         tx.Exec("DELETE FROM sync.push_sessions WHERE push_id = $1::uuid", {session.push_id}));
     if (!session.initialization_id.empty()) {
-      OVERSYNC_RETURN_IF_ERROR(tx.Exec(
-          "UPDATE sync.scope_state SET state_code = 2, initializer_source_id = NULL, "
-          "initialization_id = NULL, lease_expires_at = NULL, initialized_at = $2::timestamptz, "
-          "initialized_by_source_id = $3 WHERE user_pk = $1",
-          {std::to_string(session.user_pk), FormatRfc3339Nano(now), session.source_id}));
+      OVERSYNC_RETURN_IF_ERROR(MarkScopeInitialized(tx, session.user_pk, session.source_id, now));
     }
     response.bundle_seq = bundle->bundle_seq;
     response.source_id = session.source_id;

@@ -43,30 +43,6 @@ protocol::PushChunkRequest Chunk(std::int64_t start, std::vector<protocol::PushR
   return chunk;
 }
 
-// The single key value of a wire key object.
-std::string KeyText(const protocol::JsonValue& key) {
-  if (!key.is_object() || key.as_object().size() != 1) return "<bad key>";
-  const protocol::JsonValue& value = key.as_object().front().value;
-  return value.is_string() ? value.as_string() : "<non-string key>";
-}
-
-std::string PayloadText(const protocol::BundleRow& row) {
-  if (!row.payload) return "<absent>";
-  std::string out;
-  protocol::JsonWriter(out).Value(*row.payload);
-  return out;
-}
-
-// "OP table key" per row, comma separated: compact expectations for row order and ops.
-std::string Describe(const std::vector<protocol::BundleRow>& rows) {
-  std::string out;
-  for (const protocol::BundleRow& row : rows) {
-    if (!out.empty()) out += ',';
-    out += fmt::format("{} {} {}", protocol::OpName(row.op), row.table, KeyText(row.key));
-  }
-  return out;
-}
-
 // A UUID text as the hex of its 16 bytes (= encode(key_bytes, 'hex') in sync tables).
 std::string Hex(std::string_view uuid_text) {
   std::string out;

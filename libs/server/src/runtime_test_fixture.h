@@ -168,6 +168,41 @@ class RuntimeTest : public ::testing::Test {
   std::unique_ptr<RuntimeService> service_;
 };
 
+// The single key value of a wire key object.
+inline std::string KeyText(const protocol::JsonValue& key) {
+  if (!key.is_object() || key.as_object().size() != 1) return "<bad key>";
+  const protocol::JsonValue& value = key.as_object().front().value;
+  return value.is_string() ? value.as_string() : "<non-string key>";
+}
+
+inline std::string PayloadText(const protocol::BundleRow& row) {
+  if (!row.payload) return "<absent>";
+  std::string out;
+  protocol::JsonWriter(out).Value(*row.payload);
+  return out;
+}
+
+// "OP table key" per row, comma separated: compact expectations for row order and ops.
+inline std::string Describe(const std::vector<protocol::BundleRow>& rows) {
+  std::string out;
+  for (const protocol::BundleRow& row : rows) {
+    if (!out.empty()) out += ',';
+    out += fmt::format("{} {} {}", protocol::OpName(row.op), row.table, KeyText(row.key));
+  }
+  return out;
+}
+
+// The commit response a client would hold for a server-written bundle (for FetchAndVerify).
+inline protocol::PushSessionCommitResponse AsCommit(const CommittedBundle& bundle) {
+  protocol::PushSessionCommitResponse commit;
+  commit.bundle_seq = bundle.bundle_seq;
+  commit.source_id = bundle.source_id;
+  commit.source_bundle_id = bundle.source_bundle_id;
+  commit.row_count = bundle.row_count;
+  commit.bundle_hash = bundle.bundle_hash;
+  return commit;
+}
+
 inline std::string UserKey(int n) { return fmt::format("00000000-0000-4000-8000-{:012}", n); }
 
 }  // namespace oversync::testing

@@ -124,6 +124,15 @@ Status RetiredError(const std::string& source_id, const std::string& user_id,
   return protocol::SourceRetiredError(std::move(message), source_id, replaced_by);
 }
 
+Status MarkScopeInitialized(pg::PgConnection& tx, std::int64_t user_pk,
+                            const std::string& source_id, TimePoint now) {
+  return ToStatus(tx.Exec(
+      "UPDATE sync.scope_state SET state_code = 2, initializer_source_id = NULL, "
+      "initialization_id = NULL, lease_expires_at = NULL, initialized_at = $2::timestamptz, "
+      "initialized_by_source_id = $3 WHERE user_pk = $1",
+      {std::to_string(user_pk), FormatRfc3339Nano(now), source_id}));
+}
+
 Result<ReadScope> LoadScopeForRead(pg::PgConnection& tx, const std::string& user_id,
                                    TimePoint now) {
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult scope, tx.Exec(
@@ -166,11 +175,7 @@ Result<protocol::ConnectResponse> RuntimeService::Connect(const Actor& actor,
     const std::string user_pk = std::to_string(scope.user_pk);
     response = protocol::ConnectResponse();
     const auto initialize_empty = [&]() -> Status {
-      OVERSYNC_RETURN_IF_ERROR(tx.Exec(
-          "UPDATE sync.scope_state SET state_code = 2, initializer_source_id = NULL, "
-          "initialization_id = NULL, lease_expires_at = NULL, initialized_at = $2::timestamptz, "
-          "initialized_by_source_id = $3 WHERE user_pk = $1",
-          {user_pk, FormatRfc3339Nano(now), actor.source_id}));
+      OVERSYNC_RETURN_IF_ERROR(MarkScopeInitialized(tx, scope.user_pk, actor.source_id, now));
       response.resolution = protocol::ConnectResolution::kInitializeEmpty;
       return {};
     };

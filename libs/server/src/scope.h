@@ -44,6 +44,11 @@ struct ReadScope {
   std::int64_t retained_floor = 0;  // bundles at or below it are pruned
 };
 
+// Moves the scope to INITIALIZED by `source_id` (connect initialize_empty, the seed commit of an
+// initialize_local, a server write or an adoption on an uninitialized scope).
+Status MarkScopeInitialized(pg::PgConnection& tx, std::int64_t user_pk,
+                            const std::string& source_id, TimePoint now);
+
 // The read-path scope gate (protocol.md §3.7): kScopeInitializing "sync scope for user U is
 // initializing until <RFC3339>" while a live lease exists, kScopeUninitialized otherwise unless
 // the scope is INITIALIZED. An elapsed lease reads as uninitialized (nothing is written).

@@ -233,11 +233,7 @@ Result<ScopeWriteResult> RuntimeService::ExecWrite(std::string_view scope_id_raw
     if (scope.state == ScopeStateCode::kInitializing) return ScopeStateError(scope, scope_id);
     if (scope.state == ScopeStateCode::kUninitialized) {
       // The server's write is the scope's first authoritative content.
-      OVERSYNC_RETURN_IF_ERROR(tx.Exec(
-          "UPDATE sync.scope_state SET state_code = 2, initializer_source_id = NULL, "
-          "initialization_id = NULL, lease_expires_at = NULL, initialized_at = $2::timestamptz, "
-          "initialized_by_source_id = $3 WHERE user_pk = $1",
-          {std::to_string(scope.user_pk), FormatRfc3339Nano(now), writer_id}));
+      OVERSYNC_RETURN_IF_ERROR(MarkScopeInitialized(tx, scope.user_pk, writer_id, now));
       result.auto_initialized = true;
     }
     OVERSYNC_RETURN_IF_ERROR(tx.ExecScript("SET CONSTRAINTS ALL DEFERRED"));
@@ -309,11 +305,7 @@ Result<std::optional<ScopeWriteResult>> RuntimeService::AdoptScope(std::string_v
     if (scope.state == ScopeStateCode::kInitializing) return ScopeStateError(scope, scope_id);
     ScopeWriteResult adopted;
     if (scope.state == ScopeStateCode::kUninitialized) {
-      OVERSYNC_RETURN_IF_ERROR(tx.Exec(
-          "UPDATE sync.scope_state SET state_code = 2, initializer_source_id = NULL, "
-          "initialization_id = NULL, lease_expires_at = NULL, initialized_at = $2::timestamptz, "
-          "initialized_by_source_id = $3 WHERE user_pk = $1",
-          {std::to_string(scope.user_pk), FormatRfc3339Nano(now), writer_id}));
+      OVERSYNC_RETURN_IF_ERROR(MarkScopeInitialized(tx, scope.user_pk, writer_id, now));
       adopted.auto_initialized = true;
     }
     OVERSYNC_RETURN_IF_ERROR(tx.ExecScript("SET CONSTRAINTS ALL DEFERRED"));

@@ -23,30 +23,6 @@ constexpr std::string_view kWriter = "admin-panel";
 
 // ---- helpers (as in runtime_behaviour_test.cc) ----
 
-// The single key value of a wire key object.
-std::string KeyText(const protocol::JsonValue& key) {
-  if (!key.is_object() || key.as_object().size() != 1) return "<bad key>";
-  const protocol::JsonValue& value = key.as_object().front().value;
-  return value.is_string() ? value.as_string() : "<non-string key>";
-}
-
-std::string PayloadText(const protocol::BundleRow& row) {
-  if (!row.payload) return "<absent>";
-  std::string out;
-  protocol::JsonWriter(out).Value(*row.payload);
-  return out;
-}
-
-// "OP table key" per row, comma separated: compact expectations for row order and ops.
-std::string Describe(const std::vector<protocol::BundleRow>& rows) {
-  std::string out;
-  for (const protocol::BundleRow& row : rows) {
-    if (!out.empty()) out += ',';
-    out += fmt::format("{} {} {}", protocol::OpName(row.op), row.table, KeyText(row.key));
-  }
-  return out;
-}
-
 // Describe() with the rows sorted: for expectations that, like Go's ElementsMatch, do not pin
 // the row order.
 std::string DescribeSorted(const std::vector<protocol::BundleRow>& rows) {
@@ -61,17 +37,6 @@ std::string DescribeSorted(const std::vector<protocol::BundleRow>& rows) {
     out += part;
   }
   return out;
-}
-
-// The commit response a client would hold for a server bundle (for FetchAndVerify).
-protocol::PushSessionCommitResponse AsCommit(const CommittedBundle& bundle) {
-  protocol::PushSessionCommitResponse commit;
-  commit.bundle_seq = bundle.bundle_seq;
-  commit.source_id = bundle.source_id;
-  commit.source_bundle_id = bundle.source_bundle_id;
-  commit.row_count = bundle.row_count;
-  commit.bundle_hash = bundle.bundle_hash;
-  return commit;
 }
 
 // A callback inserting one user (id, name); _sync_scope_id is left to the owner guard.

@@ -17,18 +17,12 @@ const Actor kAnn{"ann", "dev-a"};
 const Actor kAnnNew{"ann", "dev-new"};
 const Actor kBen{"ben", "dev-b"};
 
-std::string KeyOf(const protocol::JsonValue& key) {
-  if (!key.is_object() || key.as_object().size() != 1) return "<bad key>";
-  const protocol::JsonValue& value = key.as_object().front().value;
-  return value.is_string() ? value.as_string() : "<non-string key>";
-}
-
 // "table key@version" per row.
 std::string Describe(const std::vector<protocol::SnapshotRow>& rows) {
   std::string out;
   for (const protocol::SnapshotRow& row : rows) {
     if (!out.empty()) out += ',';
-    out += fmt::format("{} {}@{}", row.table, KeyOf(row.key), row.row_version);
+    out += fmt::format("{} {}@{}", row.table, KeyText(row.key), row.row_version);
   }
   return out;
 }

@@ -1,0 +1,60 @@
+// Shared helpers of the server benchmarks (bench/*_bench.cc): building push rows and pushing a
+// bundle through the full RuntimeService path.
+#ifndef OVERSYNC_BENCH_BENCH_SUPPORT_H_
+#define OVERSYNC_BENCH_BENCH_SUPPORT_H_
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "oversync/protocol/json_value.h"
+#include "oversync/server/runtime_service.h"
+
+namespace oversync::bench {
+
+// An INSERT of business.<table> keyed by `id` (uuid key column "id") with `payload_json`.
+inline protocol::PushRequestRow InsertRow(const std::string& table, const std::string& id,
+                                          const std::string& payload_json) {
+  protocol::PushRequestRow row;
+  row.schema = "business";
+  row.table = table;
+  row.key = protocol::JsonValue::Object();
+  row.key.Add("id", protocol::JsonValue::String(id));
+  row.op = "INSERT";
+  row.payload_present = true;
+  row.payload = protocol::ParseJson(payload_json).value();
+  return row;
+}
+
+// create -> chunks -> commit; adds the commit call's wall time to `*commit_seconds` when given,
+// stores the bundle_seq in `*bundle_seq` when given.
+inline Status PushRows(RuntimeService& service, const Actor& actor, std::int64_t sbid,
+                std::vector<protocol::PushRequestRow> rows, std::size_t chunk_rows,
+                double* commit_seconds = nullptr, std::int64_t* bundle_seq = nullptr) {
+  protocol::PushSessionCreateRequest create;
+  create.source_bundle_id = sbid;
+  create.planned_row_count = static_cast<std::int64_t>(rows.size());
+  OVERSYNC_ASSIGN_OR_RETURN(auto session, service.CreatePushSession(actor, create));
+  for (std::size_t start = 0; start < rows.size(); start += chunk_rows) {
+    protocol::PushChunkRequest chunk;
+    chunk.start_row_ordinal = static_cast<std::int64_t>(start);
+    const std::size_t end = std::min(rows.size(), start + chunk_rows);
+    chunk.rows.assign(std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(start)),
+                      std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(end)));
+    OVERSYNC_RETURN_IF_ERROR(service.UploadPushChunk(actor, session.push_id, std::move(chunk)));
+  }
+  const auto commit_start = std::chrono::steady_clock::now();
+  OVERSYNC_ASSIGN_OR_RETURN(auto committed, service.CommitPushSession(actor, session.push_id));
+  if (bundle_seq != nullptr) *bundle_seq = committed.bundle_seq;
+  if (commit_seconds != nullptr) {
+    *commit_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_start).count();
+  }
+  return {};
+}
+
+}  // namespace oversync::bench
+
+#endif  // OVERSYNC_BENCH_BENCH_SUPPORT_H_
