@@ -149,6 +149,37 @@ Result<std::optional<FinalizedBundle>> RunBundleCallback(internal::RuntimeState&
   return bundle;
 }
 
+// The next bundle of writer source `writer_id` in scope `scope_id` (ExecWrite steps 2-4, also
+// used by AdoptScope): locks the scope, initializes an UNINITIALIZED one by the writer, defers
+// FKs and allocates the writer's next source_bundle_id. kScopeInitializing / kSourceRetired.
+struct WriterBundle {
+  std::int64_t user_pk = 0;
+  std::int64_t source_bundle_id = 0;
+  bool auto_initialized = false;
+};
+
+Result<WriterBundle> BeginWriterBundle(pg::PgConnection& tx, const std::string& scope_id,
+                                       const std::string& writer_id, TimePoint now) {
+  OVERSYNC_ASSIGN_OR_RETURN(ScopeRow scope, EnsureAndLockScope(tx, scope_id, now));
+  if (scope.state == ScopeStateCode::kInitializing) {
+    return Error(ScopeStateError(scope, scope_id));
+  }
+  WriterBundle out;
+  out.user_pk = scope.user_pk;
+  if (scope.state == ScopeStateCode::kUninitialized) {
+    // The server's write is the scope's first authoritative content.
+    OVERSYNC_RETURN_IF_ERROR(MarkScopeInitialized(tx, scope.user_pk, writer_id, now));
+    out.auto_initialized = true;
+  }
+  OVERSYNC_RETURN_IF_ERROR(tx.ExecScript("SET CONSTRAINTS ALL DEFERRED"));
+  OVERSYNC_ASSIGN_OR_RETURN(SourceRow current, LoadSource(tx, scope.user_pk, writer_id, true));
+  if (current.state == "retired") {
+    return Error(RetiredError(writer_id, scope_id, current.replaced_by));
+  }
+  out.source_bundle_id = current.max_committed + 1;
+  return out;
+}
+
 CommittedBundle ToCommitted(const FinalizedBundle& bundle, const std::string& source_id,
                             std::int64_t source_bundle_id) {
   CommittedBundle out;
@@ -228,22 +259,14 @@ Result<ScopeWriteResult> RuntimeService::ExecWrite(std::string_view scope_id_raw
   Status status = RunUserTransaction(*impl_, "server_write", scope_id, 1,
                                      [&](pg::PgConnection& tx) -> Status {
     result = ScopeWriteResult{};
-    const TimePoint now = impl_->clock->Now();
-    OVERSYNC_ASSIGN_OR_RETURN(ScopeRow scope, EnsureAndLockScope(tx, scope_id, now));
-    if (scope.state == ScopeStateCode::kInitializing) return ScopeStateError(scope, scope_id);
-    if (scope.state == ScopeStateCode::kUninitialized) {
-      // The server's write is the scope's first authoritative content.
-      OVERSYNC_RETURN_IF_ERROR(MarkScopeInitialized(tx, scope.user_pk, writer_id, now));
-      result.auto_initialized = true;
-    }
-    OVERSYNC_RETURN_IF_ERROR(tx.ExecScript("SET CONSTRAINTS ALL DEFERRED"));
-    OVERSYNC_ASSIGN_OR_RETURN(SourceRow current, LoadSource(tx, scope.user_pk, writer_id, true));
-    if (current.state == "retired") return RetiredError(writer_id, scope_id, current.replaced_by);
-    const std::int64_t source_bundle_id = current.max_committed + 1;
+    OVERSYNC_ASSIGN_OR_RETURN(WriterBundle writer,
+                              BeginWriterBundle(tx, scope_id, writer_id, impl_->clock->Now()));
+    result.auto_initialized = writer.auto_initialized;
+    const std::int64_t source_bundle_id = writer.source_bundle_id;
     OVERSYNC_ASSIGN_OR_RETURN(std::optional<FinalizedBundle> bundle,
-                              RunBundleCallback(*impl_, tx, scope_id, scope.user_pk, writer_id,
+                              RunBundleCallback(*impl_, tx, scope_id, writer.user_pk, writer_id,
                                                 source_bundle_id, fn, floor_moved));
-    committed_user_pk = scope.user_pk;
+    committed_user_pk = writer.user_pk;
     if (!bundle) {
       // Returning an error rolls back everything, the auto-initialization included.
       return {ErrorCode::kFailedPrecondition,
@@ -300,24 +323,17 @@ Result<std::optional<ScopeWriteResult>> RuntimeService::AdoptScope(std::string_v
                                      [&](pg::PgConnection& tx) -> Status {
     result.reset();
     nothing_to_adopt = false;
-    const TimePoint now = impl_->clock->Now();
-    OVERSYNC_ASSIGN_OR_RETURN(ScopeRow scope, EnsureAndLockScope(tx, scope_id, now));
-    if (scope.state == ScopeStateCode::kInitializing) return ScopeStateError(scope, scope_id);
+    OVERSYNC_ASSIGN_OR_RETURN(WriterBundle writer,
+                              BeginWriterBundle(tx, scope_id, writer_id, impl_->clock->Now()));
     ScopeWriteResult adopted;
-    if (scope.state == ScopeStateCode::kUninitialized) {
-      OVERSYNC_RETURN_IF_ERROR(MarkScopeInitialized(tx, scope.user_pk, writer_id, now));
-      adopted.auto_initialized = true;
-    }
-    OVERSYNC_RETURN_IF_ERROR(tx.ExecScript("SET CONSTRAINTS ALL DEFERRED"));
-    OVERSYNC_ASSIGN_OR_RETURN(SourceRow current, LoadSource(tx, scope.user_pk, writer_id, true));
-    if (current.state == "retired") return RetiredError(writer_id, scope_id, current.replaced_by);
-    const std::int64_t source_bundle_id = current.max_committed + 1;
+    adopted.auto_initialized = writer.auto_initialized;
+    const std::int64_t source_bundle_id = writer.source_bundle_id;
     OVERSYNC_RETURN_IF_ERROR(
-        SetBundleContext(tx, scope_id, scope.user_pk, writer_id, source_bundle_id, ""));
+        SetBundleContext(tx, scope_id, writer.user_pk, writer_id, source_bundle_id, ""));
     // Stage, set-based and parents first, an INSERT of every business row without live
     // row_state and a DELETE of every live row_state without a business row; finalization turns
     // them into one bundle and the matching row_state, like any captured change.
-    const std::string user_pk_text = std::to_string(scope.user_pk);
+    const std::string user_pk_text = std::to_string(writer.user_pk);
     for (const RegisteredTableRuntime* table : impl_->dependency_order) {
       const std::string target =
           pg::QuoteIdent(table->shape.schema) + "." + pg::QuoteIdent(table->shape.table);
@@ -343,7 +359,7 @@ Result<std::optional<ScopeWriteResult>> RuntimeService::AdoptScope(std::string_v
           {user_pk_text, table_id, scope_id}));
     }
     OVERSYNC_ASSIGN_OR_RETURN(std::optional<FinalizedBundle> bundle,
-                              FinalizeBundle(*impl_, tx, scope.user_pk, writer_id,
+                              FinalizeBundle(*impl_, tx, writer.user_pk, writer_id,
                                              source_bundle_id));
     if (!bundle) {
       // Nothing to adopt: an error return rolls back (an auto-initialization included).
@@ -351,10 +367,10 @@ Result<std::optional<ScopeWriteResult>> RuntimeService::AdoptScope(std::string_v
       return {ErrorCode::kCancelled, "nothing to adopt"};
     }
     OVERSYNC_ASSIGN_OR_RETURN(floor_moved,
-                              ActivateSourceAndRetain(*impl_, tx, scope.user_pk, scope_id,
+                              ActivateSourceAndRetain(*impl_, tx, writer.user_pk, scope_id,
                                                       writer_id, source_bundle_id,
                                                       bundle->bundle_seq));
-    committed_user_pk = scope.user_pk;
+    committed_user_pk = writer.user_pk;
     adopted.bundle = ToCommitted(*bundle, writer_id, source_bundle_id);
     result = std::move(adopted);
     return {};
