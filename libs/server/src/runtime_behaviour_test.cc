@@ -2,8 +2,8 @@
 // a real PostgreSQL (server.md §3.2, §4, §7.1, §7.3, §8.3; the §9.3/§9.4 item or Go test each test
 // reproduces is cited above it).
 //
-// Not covered here (not reachable yet): §9.3 item 52 and source_retired at commit (need snapshot
-// sessions / source rotation); item 54 (body source_id ignored) is pinned at the HTTP level in
+// Covered elsewhere: §9.3 item 52 and source_retired at commit and create in snapshot_test.cc
+// (they need source rotation); item 54 (body source_id ignored) at the HTTP level in
 // http_handlers_test.cc.
 #include <algorithm>
 #include <atomic>
@@ -420,6 +420,29 @@ TEST_F(SmallChunkTest, UploadAndCommittedBundlePagingContracts) {
   EXPECT_EQ(other->row_count, 3);
   EXPECT_EQ(other->bundle_hash, commit->bundle_hash);
   FetchAndVerify(kAlice, *commit, 1);
+}
+
+// §9.3 item 45 / protocol.md §8 vector 41: staged rows with a gap (only possible through
+// outside interference with sync.push_session_rows) are refused at commit, nothing applied.
+TEST_F(RuntimeTest, NonContiguousStagedRowsAreRefusedAtCommit) {
+  InitializeScope(kAlice);
+  protocol::PushSessionCreateRequest create;
+  create.source_bundle_id = 1;
+  create.planned_row_count = 2;
+  auto session = service_->CreatePushSession(kAlice, create);
+  ASSERT_TRUE(session.has_value()) << session.error().ToString();
+  ASSERT_TRUE(service_
+                  ->UploadPushChunk(kAlice, session->push_id,
+                                    Chunk(0, {Row("users", UserKey(1), "INSERT", 0, R"({"name":"a"})"),
+                                              Row("users", UserKey(2), "INSERT", 0, R"({"name":"b"})")}))
+                  .has_value());
+  Sql("UPDATE sync.push_session_rows SET row_ordinal = 5 WHERE row_ordinal = 1");
+  auto commit = service_->CommitPushSession(kAlice, session->push_id);
+  ASSERT_FALSE(commit.has_value());
+  EXPECT_EQ(commit.error().code(), ErrorCode::kPushCommitInvalid);
+  EXPECT_EQ(commit.error().message(), "staged rows are not contiguous at row_ordinal 1");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM business.users"), "0");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.bundle_log"), "0");
 }
 
 // §9.3 item 44: TestPushSessions_RejectInvalidAndDuplicateChunkUploads (+ the planned-count cap).

@@ -15,7 +15,7 @@ const Actor kAlice{"alice", "dev-a"};
 const Actor kAliceB{"alice", "dev-b"};
 const Actor kBob{"bob", "dev-x"};
 
-// §9.4 items 61, 63, 64: connect lifecycle.
+// §9.4 items 61, 64: connect lifecycle (item 63: InitializerWithoutPendingRowsBecomesInitializeEmpty).
 TEST_F(RuntimeTest, ConnectLifecycle) {
   auto first = service_->Connect(kAlice, {false});
   ASSERT_TRUE(first.has_value()) << first.error().ToString();
@@ -323,9 +323,81 @@ TEST_F(RuntimeTest, ScopesAreIsolated) {
                   .has_value());
   auto foreign = Push(kBob, 2, {Row("users", UserKey(2), "UPDATE", 1, R"({"name":"X"})")});
   EXPECT_EQ(foreign.error().code(), ErrorCode::kPushConflict);
-  EXPECT_EQ(Scalar("SELECT string_agg(_sync_scope_id || name, ',' ORDER BY _sync_scope_id) FROM "
-                   "business.users"),
-            "aliceA,bobB");
+  // §9.3 item 56 / protocol.md §8 vector 60: a key only alice has, updated or deleted by bob at
+  // alice's version, is "row does not exist" for bob and leaves alice's row alone.
+  ASSERT_TRUE(Push(kAlice, 2, {Row("users", UserKey(3), "INSERT", 0, R"({"name":"C"})")})
+                  .has_value());
+  for (const char* op : {"UPDATE", "DELETE"}) {
+    SCOPED_TRACE(op);
+    auto wrong_owner =
+        Push(kBob, 2, {Row("users", UserKey(3), op, 2,
+                           std::string(op) == "UPDATE" ? R"({"name":"stolen"})" : "")});
+    ASSERT_FALSE(wrong_owner.has_value());
+    EXPECT_EQ(wrong_owner.error().code(), ErrorCode::kPushConflict);
+    EXPECT_NE(wrong_owner.error().message().find("row does not exist"), std::string::npos)
+        << wrong_owner.error().message();
+  }
+  EXPECT_EQ(Scalar("SELECT string_agg(_sync_scope_id || name, ',' ORDER BY _sync_scope_id, name) "
+                   "FROM business.users"),
+            "aliceA,aliceC,bobB");
+}
+
+// protocol.md §8 vector 15 (connect_test.go
+// TestConnect_InitializingSameSourceWithoutPendingRowsTransitionsToInitializeEmpty): the
+// initializer reconnecting without pending rows gets initialize_empty (no initialization_id) and
+// the scope is INITIALIZED by it.
+TEST_F(RuntimeTest, InitializerWithoutPendingRowsBecomesInitializeEmpty) {
+  auto local = service_->Connect(kAlice, {true});
+  ASSERT_TRUE(local.has_value()) << local.error().ToString();
+  ASSERT_EQ(local->resolution, ConnectResolution::kInitializeLocal);
+  auto empty = service_->Connect(kAlice, {false});
+  ASSERT_TRUE(empty.has_value()) << empty.error().ToString();
+  EXPECT_EQ(empty->resolution, ConnectResolution::kInitializeEmpty);
+  EXPECT_TRUE(empty->initialization_id.empty());
+  EXPECT_EQ(Scalar("SELECT state_code || ':' || initialized_by_source_id || ':' || "
+                   "(initialization_id IS NULL) FROM sync.scope_state"),
+            "2:dev-a:true");
+}
+
+// §9.4 item 72 / protocol.md §8 vector 74 (pull_test.go
+// TestProcessPull_RepeatableReadSnapshotDoesNotMixWithConcurrentPrune): a pull that already holds
+// its snapshot still returns bundle 2 while the floor moves past it and the bundle is deleted;
+// the next pull gets history_pruned.
+class PullPruneRaceTest : public RuntimeTest {
+ protected:
+  void ConfigureService(ServiceConfig& config) override {
+    config.stage_metrics =
+        std::make_shared<StageMetricsRecorderFunc>([this](const StageTiming& t) {
+          if (t.operation == "pull" && t.stage == "retained_floor_check" && prune_) {
+            auto prune = std::move(prune_);
+            prune_ = nullptr;
+            prune();  // runs inside the pull, after its snapshot was taken
+          }
+        });
+  }
+  std::function<void()> prune_;
+};
+
+TEST_F(PullPruneRaceTest, PullKeepsItsSnapshotWhileHistoryIsPruned) {
+  InitializeScope(kAlice);
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(Push(kAlice, i, {Row("users", UserKey(i), "INSERT", 0, R"({"name":"n"})")})
+                    .has_value());
+  }
+  prune_ = [this] {
+    auto admin = pg::PgConnection::Connect(db_->dsn());
+    ASSERT_TRUE(admin.has_value());
+    ASSERT_TRUE((*admin)->ExecScript("UPDATE sync.user_state SET retained_bundle_floor = 2").ok());
+    auto pruned = service_->RunRetentionPass();
+    ASSERT_TRUE(pruned.has_value()) << pruned.error().ToString();
+    EXPECT_EQ(*pruned, 2);
+  };
+  auto pull = service_->ProcessPull(kAlice, {1, 10, 0});
+  ASSERT_TRUE(pull.has_value()) << pull.error().ToString();
+  ASSERT_EQ(pull->bundles.size(), 2U);
+  EXPECT_EQ(pull->bundles.front().bundle_seq, 2);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.bundle_log"), "1");
+  EXPECT_EQ(service_->ProcessPull(kAlice, {1, 10, 0}).error().code(), ErrorCode::kHistoryPruned);
 }
 
 // Retention (§9.4 item 73) with a window of 1.

@@ -279,6 +279,18 @@ TEST_F(SnapshotTest, SourceRotationRetiresReservesAndIsIdempotent) {
   ASSERT_FALSE(late.has_value());
   EXPECT_EQ(late.error().code(), ErrorCode::kSourceRetired);
   EXPECT_EQ(late.error().message(), "source dev-a for user ann was retired and replaced by dev-new");
+  // protocol.md §8 vector 31: a new push session of the retired source is refused with the
+  // extended body's fields.
+  protocol::PushSessionCreateRequest retired_create;
+  retired_create.source_bundle_id = 4;
+  retired_create.planned_row_count = 1;
+  auto refused = service_->CreatePushSession(kAnn, retired_create);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kSourceRetired);
+  const auto* detail = refused.error().detail<protocol::SourceRetiredDetail>();
+  ASSERT_NE(detail, nullptr);
+  EXPECT_EQ(detail->source_id, "dev-a");
+  EXPECT_EQ(detail->replaced_by_source_id, "dev-new");
 
   // The same rotation again is idempotent; a different target is source_retired; a known target
   // for a fresh rotation is source_replacement_invalid.
