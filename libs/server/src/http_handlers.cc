@@ -13,6 +13,15 @@ namespace {
 
 http::Response JsonError(const oversync::Status& status, ErrorCode generic_code,
                          std::string_view generic_message) {
+  // Go's handlers answer a refusal during shutdown with their own text, whatever the service
+  // error said (protocol.md §1.6, §5).
+  if (status.code() == ErrorCode::kServiceUnavailable) {
+    protocol::ErrorResponse shutting_down;
+    shutting_down.error = std::string(ErrorInfoFor(ErrorCode::kServiceUnavailable).wire_name);
+    shutting_down.message = "Sync service is shutting down";
+    return http::Response::Json(ErrorInfoFor(ErrorCode::kServiceUnavailable).http_status,
+                                protocol::EncodeErrorResponse(shutting_down));
+  }
   const protocol::ErrorResponse body =
       protocol::ErrorResponseFromStatus(status, generic_code, generic_message);
   const int http_status = protocol::IsProtocolErrorCode(status.code())

@@ -3,7 +3,17 @@
 // real PostgreSQL; transport is exercised separately by the oversyncd e2e tests.
 #include "oversync/server/http_handlers.h"
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+
 #include "oversync/http/router.h"
+#include "oversync/server/stage_metrics.h"
 #include "runtime_test_fixture.h"
 
 namespace oversync::testing {
@@ -14,17 +24,29 @@ class HttpHandlersTest : public RuntimeTest {
   void SetUp() override {
     RuntimeTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    handlers_ = std::make_unique<HttpSyncHandlers>(*service_, [](const http::Request& r) {
-      AuthResult auth;
-      if (auto user = r.Header("X-Test-User")) {
-        auth.user_id = std::string(*user);
-      } else {
-        auth.rejection = http::Response::Text(401, "Authorization header required");
-      }
-      return auth;
-    });
+    handlers_ = std::make_unique<HttpSyncHandlers>(*service_, &Authenticate, HandlerOptions());
     ASSERT_TRUE(handlers_->MountSyncRoutes(router_).ok());
     ASSERT_TRUE(handlers_->MountStatusRoutes(router_).ok());
+  }
+
+  // The fake authentication: X-Test-User is the trusted user; without it a plain-text 401.
+  static AuthResult Authenticate(const http::Request& r) {
+    AuthResult auth;
+    if (auto user = r.Header("X-Test-User")) {
+      auth.user_id = std::string(*user);
+    } else {
+      auth.rejection = http::Response::Text(401, "Authorization header required");
+    }
+    return auth;
+  }
+
+  // Override to give the handlers options (e.g. a per-actor watch policy).
+  virtual HttpSyncHandlers::Options HandlerOptions() { return {}; }
+
+  static http::Request MakeRequest(std::string method, std::string target) {
+    auto request = http::Request::Make(std::move(method), std::move(target), {}, "");
+    EXPECT_TRUE(request.has_value());
+    return request.value_or(http::Request{});
   }
 
   http::Response Call(std::string method, std::string target, std::string body = "",
@@ -193,6 +215,505 @@ TEST_F(HttpHandlersTest, CapabilitiesStatusAndShutdown) {
   EXPECT_EQ(after.status, 500);  // closed: generic code (protocol.md §1.6, §9 item 25)
   EXPECT_EQ(Call("GET", "/syncx/health", "", "", "").status, 503);
   EXPECT_EQ(Call("GET", "/syncx/status", "", "", "").status, 200);
+}
+
+// ---- capabilities limits, watch and shutdown drain over the handlers ----
+
+using std::chrono::milliseconds;
+constexpr milliseconds kDeadline{15000};  // reached only when an expected event never comes
+
+// Decodes a /syncx/status or /syncx/health body (failing the test when it does not decode).
+protocol::StatusResponse StatusBody(const http::Response& r) {
+  auto decoded = protocol::DecodeStatusResponse(r.body);
+  EXPECT_TRUE(decoded.has_value()) << r.body;
+  return decoded.value_or(protocol::StatusResponse{});
+}
+
+// A ResponseStream for driving a watch stream function: records what was written (thread-safe;
+// the test thread reads while the stream thread writes), fails every Write after the first
+// `fail_writes_after` successful ones (-1 = never) and can be cancelled like a gone client.
+class RecordingStream final : public http::ResponseStream {
+ public:
+  explicit RecordingStream(int fail_writes_after = -1) : fail_writes_after_(fail_writes_after) {}
+
+  bool Write(std::string_view data) override {
+    std::lock_guard lock(mu_);
+    if (fail_writes_after_ >= 0 && writes_ >= fail_writes_after_) {
+      ++failed_writes_;
+      changed_.notify_all();
+      return false;
+    }
+    ++writes_;
+    output_.append(data);
+    changed_.notify_all();
+    return true;
+  }
+  bool Flush() override { return !IsCancelled(); }
+  bool IsCancelled() const override { return cancelled_.load(); }
+
+  void Cancel() { cancelled_.store(true); }
+  std::string Output() const {
+    std::lock_guard lock(mu_);
+    return output_;
+  }
+  int FailedWrites() const {
+    std::lock_guard lock(mu_);
+    return failed_writes_;
+  }
+  // Waits (bounded) until the recorded output contains `needle` at least `times` times.
+  bool WaitFor(std::string_view needle, int times = 1) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, kDeadline, [&] { return Count(output_, needle) >= times; });
+  }
+
+  static int Count(std::string_view haystack, std::string_view needle) {
+    int n = 0;
+    for (std::size_t at = haystack.find(needle); at != std::string_view::npos;
+         at = haystack.find(needle, at + needle.size())) {
+      ++n;
+    }
+    return n;
+  }
+
+ private:
+  const int fail_writes_after_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::string output_;
+  int writes_ = 0;
+  int failed_writes_ = 0;
+  std::atomic<bool> cancelled_{false};
+};
+
+// Runs `response.stream(out)` on its own thread. Destruction cancels the stream (so a failed
+// assertion never leaves the thread running) and joins it.
+class StreamRunner {
+ public:
+  StreamRunner(const http::Response& response, RecordingStream& out) : out_(out) {
+    auto done = std::make_shared<std::promise<void>>();
+    finished_ = done->get_future();
+    thread_ = std::thread([&response, &out, done] {
+      response.stream(out);
+      done->set_value();
+    });
+  }
+  ~StreamRunner() {
+    if (!thread_.joinable()) return;
+    out_.Cancel();
+    thread_.join();
+  }
+  StreamRunner(const StreamRunner&) = delete;
+  StreamRunner& operator=(const StreamRunner&) = delete;
+
+  // True when the stream function returned before the deadline (then the thread is joined).
+  bool WaitReturned() {
+    if (finished_.wait_for(kDeadline) != std::future_status::ready) return false;
+    thread_.join();
+    return true;
+  }
+
+ private:
+  RecordingStream& out_;
+  std::future<void> finished_;
+  std::thread thread_;
+};
+
+std::string WithoutHeartbeats(std::string text) {
+  constexpr std::string_view kHeartbeat = ": heartbeat\n\n";
+  std::size_t at = 0;
+  while ((at = text.find(kHeartbeat)) != std::string::npos) text.erase(at, kHeartbeat.size());
+  return text;
+}
+
+// protocol.md §3.12 + vector 9 (TestBundleChangeWatchConfig_DefaultsDisabled): watch is off by
+// default, so capabilities advertise bundle_change_watch false; the default limits are the
+// documented ones and zero limits are omitted.
+TEST_F(HttpHandlersTest, DefaultCapabilitiesWatchDisabledAndDefaultLimits) {
+  auto caps = Call("GET", "/sync/capabilities");
+  ASSERT_EQ(caps.status, 200) << caps.body;
+  auto decoded = protocol::DecodeCapabilitiesResponse(caps.body);
+  ASSERT_TRUE(decoded.has_value()) << caps.body;
+  ASSERT_EQ(decoded->features.count("bundle_change_watch"), 1U);
+  EXPECT_FALSE(decoded->features.at("bundle_change_watch"));
+  EXPECT_NE(caps.body.find(R"("bundle_change_watch":false)"), std::string::npos) << caps.body;
+  EXPECT_NE(caps.body.find(
+                R"("bundle_limits":{"max_bundles_per_pull":5000,"default_rows_per_push_chunk":1000,"max_rows_per_push_chunk":5000,"push_session_ttl_seconds":900,"default_rows_per_committed_bundle_chunk":1000,"max_rows_per_committed_bundle_chunk":5000,"default_rows_per_snapshot_chunk":1000,"max_rows_per_snapshot_chunk":5000,"snapshot_session_ttl_seconds":900,"initialization_lease_ttl_seconds":900})"),
+            std::string::npos)
+      << caps.body;
+  // The status route's feature map agrees (§3.13: same map, no actor policy).
+  const protocol::StatusResponse status = StatusBody(Call("GET", "/syncx/status", "", "", ""));
+  ASSERT_EQ(status.features.count("bundle_change_watch"), 1U);
+  EXPECT_FALSE(status.features.at("bundle_change_watch"));
+}
+
+// protocol.md §3.8 order + vector 98 (TestHTTPSyncHandlers_HandleWatchRejectsDisabledFeature) at
+// the HTTP level: watch disabled in the service -> 503 bundle_change_watch_disabled, even for an
+// uninitialized scope (the scope gate comes later) and even when the per-actor policy would deny
+// (the policy applies only when watch is enabled); after_bundle_seq is validated first.
+TEST_F(HttpHandlersTest, WatchDisabledAnswers503) {
+  const std::string disabled =
+      R"({"error":"bundle_change_watch_disabled","message":"Bundle change watch is disabled"})"
+      "\n";
+  auto uninitialized = Call("GET", "/sync/watch");
+  EXPECT_EQ(uninitialized.status, 503);
+  EXPECT_EQ(uninitialized.body, disabled);
+  EXPECT_FALSE(uninitialized.stream);
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  auto initialized = Call("GET", "/sync/watch?after_bundle_seq=0");
+  EXPECT_EQ(initialized.status, 503);
+  EXPECT_EQ(initialized.body, disabled);
+  EXPECT_EQ(initialized.Header("Content-Type").value_or(""), "application/json");
+  auto negative = Call("GET", "/sync/watch?after_bundle_seq=-1");
+  EXPECT_EQ(negative.status, 400);
+  // Go's json.Encoder HTML-escapes '>' (protocol.md §1.4).
+  EXPECT_EQ(negative.body,
+            R"({"error":"invalid_request","message":"after_bundle_seq must be \u003e= 0"})"
+            "\n");
+
+  HttpSyncHandlers::Options deny_all;
+  deny_all.bundle_change_watch_allowed = [](const Actor&) { return false; };
+  HttpSyncHandlers denying(*service_, &Authenticate, deny_all);
+  const Actor alice{"alice", "dev-a"};
+  auto policy = denying.HandleWatch(MakeRequest("GET", "/sync/watch"), &alice);
+  EXPECT_EQ(policy.status, 503);
+  EXPECT_EQ(policy.body, disabled);
+  EXPECT_EQ(service_->LocalWatchSubscriberCount("alice").value_or(-1), 0);
+}
+
+// Watch enabled with a short heartbeat and a policy denying source "blocked-device".
+class HttpHandlersWatchTest : public HttpHandlersTest {
+ protected:
+  void ConfigureService(ServiceConfig& config) override {
+    config.bundle_change_watch.enabled = true;
+    config.bundle_change_watch.heartbeat_interval = milliseconds(50);
+  }
+  HttpSyncHandlers::Options HandlerOptions() override {
+    HttpSyncHandlers::Options options;
+    options.bundle_change_watch_allowed = [](const Actor& actor) {
+      return actor.source_id != "blocked-device";
+    };
+    return options;
+  }
+
+  int Subscribers(const std::string& user) {
+    return service_->LocalWatchSubscriberCount(user).value_or(-1);
+  }
+
+  // Opens GET /sync/watch for alice/dev-a and checks the 200 stream preamble (§3.8 step 1).
+  std::optional<http::Response> OpenWatch(std::int64_t after) {
+    http::Response r = Call("GET", fmt::format("/sync/watch?after_bundle_seq={}", after));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(static_cast<bool>(r.stream));
+    if (r.status != 200 || !r.stream) return std::nullopt;
+    EXPECT_EQ(r.Header("Content-Type").value_or(""), "text/event-stream");
+    EXPECT_EQ(r.Header("Cache-Control").value_or(""), "no-cache");
+    EXPECT_EQ(r.Header("X-Accel-Buffering").value_or(""), "no");
+    return r;
+  }
+};
+
+// Vector 96 (TestHTTPSyncHandlers_HandleWatchRequiresAuthenticatedActor): no actor -> 401. Over
+// the router the authenticator's own rejection is sent; the handler without an actor answers
+// 401 authentication_failed. Nothing is subscribed.
+TEST_F(HttpHandlersWatchTest, WatchRequiresAuthenticatedActor) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  auto rejected = Call("GET", "/sync/watch", "", "", "dev-a");
+  EXPECT_EQ(rejected.status, 401);
+  EXPECT_EQ(rejected.body, "Authorization header required\n");
+  EXPECT_FALSE(rejected.stream);
+  auto blank = Call("GET", "/sync/watch", "", " ", "dev-a");
+  EXPECT_EQ(blank.status, 401);
+  EXPECT_NE(blank.body.find(R"("error":"authentication_failed")"), std::string::npos);
+  auto direct = handlers_->HandleWatch(MakeRequest("GET", "/sync/watch"), nullptr);
+  EXPECT_EQ(direct.status, 401);
+  EXPECT_EQ(direct.body,
+            R"({"error":"authentication_failed","message":"authenticated actor not found in request context"})"
+            "\n");
+  EXPECT_FALSE(direct.stream);
+  EXPECT_EQ(Subscribers("alice"), 0);
+}
+
+// Vector 99 (TestHTTPSyncHandlers_HandleWatchRejectsForbiddenActor): watch enabled and the policy
+// denies the actor -> 403 before query validation and the scope gate. Vector 7
+// (TestHTTPSyncHandlers_HandleCapabilitiesAppliesActorWatchPolicy): no actor -> true, allowed
+// actor -> true, denied actor -> false, all 200.
+TEST_F(HttpHandlersWatchTest, WatchPolicyForbidsActorAndCapabilitiesFollow) {
+  const std::string forbidden =
+      R"({"error":"bundle_change_watch_forbidden","message":"Bundle change watch is not enabled for this client"})"
+      "\n";
+  auto denied = Call("GET", "/sync/watch", "", "alice", "blocked-device");
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(denied.body, forbidden);
+  EXPECT_FALSE(denied.stream);
+  auto denied_negative =
+      Call("GET", "/sync/watch?after_bundle_seq=-1", "", "alice", "blocked-device");
+  EXPECT_EQ(denied_negative.status, 403);
+  EXPECT_EQ(denied_negative.body, forbidden);
+  // The allowed actor reaches the scope gate (uninitialized scope -> 409).
+  auto allowed = Call("GET", "/sync/watch", "", "alice", "allowed-device");
+  EXPECT_EQ(allowed.status, 409);
+  EXPECT_NE(allowed.body.find(R"("error":"scope_uninitialized")"), std::string::npos)
+      << allowed.body;
+  EXPECT_EQ(Subscribers("alice"), 0);
+
+  const auto watch_flag = [](const http::Response& r) -> std::optional<bool> {
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto decoded = protocol::DecodeCapabilitiesResponse(r.body);
+    EXPECT_TRUE(decoded.has_value()) << r.body;
+    if (!decoded || decoded->features.count("bundle_change_watch") == 0) return std::nullopt;
+    return decoded->features.at("bundle_change_watch");
+  };
+  EXPECT_EQ(watch_flag(handlers_->HandleCapabilities(MakeRequest("GET", "/sync/capabilities"),
+                                                     nullptr)),
+            std::optional<bool>(true));
+  EXPECT_EQ(watch_flag(Call("GET", "/sync/capabilities", "", "alice", "allowed-device")),
+            std::optional<bool>(true));
+  EXPECT_EQ(watch_flag(Call("GET", "/sync/capabilities", "", "alice", "blocked-device")),
+            std::optional<bool>(false));
+  // Status reports the service's flag, without actor policy (§3.13).
+  const protocol::StatusResponse status = StatusBody(Call("GET", "/syncx/status", "", "", ""));
+  ASSERT_EQ(status.features.count("bundle_change_watch"), 1U);
+  EXPECT_TRUE(status.features.at("bundle_change_watch"));
+}
+
+// Vector 100 (immediate head event without source fields), vector 101
+// (TestHTTPSyncHandlers_HandleWatchSendsHeartbeatAndCleansUp: heartbeat comment, one subscriber
+// while connected, none after the client is gone) and the exact §3.8 event framing of a commit.
+TEST_F(HttpHandlersWatchTest, WatchStreamHeartbeatsAndFramesCommits) {
+  const Actor alice{"alice", "dev-a"};
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  auto first = Push(alice, 1, {Row("users", UserKey(1), "INSERT", 0, R"({"name":"a"})")});
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  ASSERT_EQ(first->bundle_seq, 1);
+
+  std::optional<http::Response> response = OpenWatch(0);
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(Subscribers("alice"), 1);
+  RecordingStream out;
+  {
+    StreamRunner runner(*response, out);
+    const std::string immediate = "event: bundle\ndata: {\"bundle_seq\":1}\n\n";
+    ASSERT_TRUE(out.WaitFor(immediate)) << out.Output();
+    ASSERT_TRUE(out.WaitFor(": heartbeat\n\n")) << out.Output();
+
+    auto second = Push(alice, 2, {Row("users", UserKey(2), "INSERT", 0, R"({"name":"b"})")});
+    ASSERT_TRUE(second.has_value()) << second.error().ToString();
+    const std::string frame = fmt::format(
+        "event: bundle\ndata: "
+        "{{\"bundle_seq\":{},\"source_id\":\"dev-a\",\"source_bundle_id\":2}}\n\n",
+        second->bundle_seq);
+    ASSERT_TRUE(out.WaitFor(frame)) << out.Output();
+    // Heartbeats keep coming after the event (fixed ticker), and nothing but heartbeats and the
+    // two events is ever written (no id:/retry: fields).
+    const int beats = RecordingStream::Count(out.Output(), ": heartbeat\n\n");
+    ASSERT_TRUE(out.WaitFor(": heartbeat\n\n", beats + 1)) << out.Output();
+    EXPECT_EQ(WithoutHeartbeats(out.Output()), immediate + frame) << out.Output();
+    EXPECT_EQ(Subscribers("alice"), 1);
+
+    // A gone client (IsCancelled) ends the stream function.
+    out.Cancel();
+    EXPECT_TRUE(runner.WaitReturned());
+  }
+  EXPECT_EQ(out.FailedWrites(), 0);
+  response.reset();  // the adapter drops the response with its captured subscription
+  EXPECT_EQ(Subscribers("alice"), 0);
+}
+
+// Vector 102 (TestHTTPSyncHandlers_HandleWatchUnregistersSubscriberOnWriteFailure): a failing
+// writer ends the stream function and the subscription is removed once the response is dropped.
+TEST_F(HttpHandlersWatchTest, WatchStreamEndsOnWriteFailureAndUnsubscribes) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  std::optional<http::Response> response = OpenWatch(0);
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(Subscribers("alice"), 1);
+  RecordingStream out(/*fail_writes_after=*/0);
+  {
+    StreamRunner runner(*response, out);
+    EXPECT_TRUE(runner.WaitReturned()) << "stream did not end after a failed write";
+  }
+  EXPECT_FALSE(out.IsCancelled());  // it ended because of the write, not a cancellation
+  EXPECT_EQ(out.FailedWrites(), 1);  // returned at the first failure, no retry
+  EXPECT_EQ(out.Output(), "");
+  response.reset();
+  EXPECT_EQ(Subscribers("alice"), 0);
+
+  // Same after one successful write: the heartbeat goes out, the next write fails.
+  std::optional<http::Response> again = OpenWatch(0);
+  ASSERT_TRUE(again.has_value());
+  RecordingStream once(/*fail_writes_after=*/1);
+  {
+    StreamRunner runner(*again, once);
+    EXPECT_TRUE(runner.WaitReturned()) << "stream did not end after a failed write";
+  }
+  EXPECT_EQ(once.Output(), ": heartbeat\n\n");
+  EXPECT_EQ(once.FailedWrites(), 1);
+  again.reset();
+  EXPECT_EQ(Subscribers("alice"), 0);
+}
+
+// Vector 5 (TestSyncService_GetCapabilities): configured limits are advertised as configured.
+class HttpHandlersLimitsTest : public HttpHandlersTest {
+ protected:
+  void ConfigureService(ServiceConfig& config) override {
+    config.max_supported_schema_version = 3;
+    config.app_name = "test-app";
+    config.max_rows_per_bundle = 250;
+    config.max_bytes_per_bundle = 4096;
+    config.max_rows_per_push_chunk = 321;
+    config.push_session_ttl = std::chrono::seconds(17);
+    config.default_rows_per_committed_bundle_chunk = 45;
+    config.max_rows_per_committed_bundle_chunk = 67;
+    config.max_rows_per_snapshot_session = 890;
+    config.max_bytes_per_snapshot_session = 98765;
+  }
+};
+
+TEST_F(HttpHandlersLimitsTest, CapabilitiesMirrorConfiguredLimits) {
+  auto caps = Call("GET", "/sync/capabilities");
+  ASSERT_EQ(caps.status, 200) << caps.body;
+  auto decoded = protocol::DecodeCapabilitiesResponse(caps.body);
+  ASSERT_TRUE(decoded.has_value()) << caps.body;
+  EXPECT_EQ(decoded->protocol_version, "v1");
+  EXPECT_EQ(decoded->schema_version, 3);
+  EXPECT_EQ(decoded->app_name, "test-app");
+  EXPECT_EQ(decoded->registered_tables,
+            (std::vector<std::string>{"business.docs", "business.files", "business.posts",
+                                      "business.users"}));
+  ASSERT_FALSE(decoded->registered_table_specs.empty());
+  EXPECT_EQ(decoded->registered_table_specs[0].schema, "business");
+  EXPECT_EQ(decoded->registered_table_specs[0].table, "docs");
+  EXPECT_EQ(decoded->registered_table_specs[0].sync_key_columns,
+            (std::vector<std::string>{"doc_id"}));
+  for (const char* feature : {"bundle_pull", "snapshot_chunking", "capabilities_endpoint",
+                              "history_pruned_errors", "bundle_push", "structured_sync_keys",
+                              "push_session_chunking", "committed_bundle_row_fetch"}) {
+    ASSERT_EQ(decoded->features.count(feature), 1U) << feature;
+    EXPECT_TRUE(decoded->features.at(feature)) << feature;
+  }
+  EXPECT_EQ(decoded->features.count("push_sessions"), 0U);
+  EXPECT_EQ(caps.body.find("\"push_sessions\""), std::string::npos);
+  const protocol::BundleLimits& l = decoded->bundle_limits;
+  EXPECT_EQ(l.max_rows_per_bundle, 250);
+  EXPECT_EQ(l.max_bytes_per_bundle, 4096);
+  EXPECT_EQ(l.max_bundles_per_pull, 5000);
+  EXPECT_EQ(l.default_rows_per_push_chunk, 1000);
+  EXPECT_EQ(l.max_rows_per_push_chunk, 321);
+  EXPECT_EQ(l.push_session_ttl_seconds, 17);
+  EXPECT_EQ(l.default_rows_per_committed_bundle_chunk, 45);
+  EXPECT_EQ(l.max_rows_per_committed_bundle_chunk, 67);
+  EXPECT_EQ(l.default_rows_per_snapshot_chunk, 1000);
+  EXPECT_EQ(l.max_rows_per_snapshot_chunk, 5000);
+  EXPECT_EQ(l.snapshot_session_ttl_seconds, 900);
+  EXPECT_EQ(l.max_rows_per_snapshot_session, 890);
+  EXPECT_EQ(l.max_bytes_per_snapshot_session, 98765);
+  EXPECT_EQ(l.initialization_lease_ttl_seconds, 900);
+  EXPECT_NE(caps.body.find(
+                R"("bundle_limits":{"max_rows_per_bundle":250,"max_bytes_per_bundle":4096,"max_bundles_per_pull":5000,"default_rows_per_push_chunk":1000,"max_rows_per_push_chunk":321,"push_session_ttl_seconds":17,"default_rows_per_committed_bundle_chunk":45,"max_rows_per_committed_bundle_chunk":67,"default_rows_per_snapshot_chunk":1000,"max_rows_per_snapshot_chunk":5000,"snapshot_session_ttl_seconds":900,"max_rows_per_snapshot_session":890,"max_bytes_per_snapshot_session":98765,"initialization_lease_ttl_seconds":900})"),
+            std::string::npos)
+      << caps.body;
+}
+
+// Holds the first connect at its lock_wait stage (after BeginOperation, so it is in flight)
+// until the test releases it.
+class HttpHandlersDrainTest : public HttpHandlersTest {
+ protected:
+  struct Gate {
+    std::atomic<bool> armed{true};
+    std::promise<void> reached;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::once_flag release_once;
+    void Release() {
+      std::call_once(release_once, [this] { release.set_value(); });
+    }
+  };
+
+  void ConfigureService(ServiceConfig& config) override {
+    config.stage_metrics =
+        std::make_shared<StageMetricsRecorderFunc>([gate = gate_](const StageTiming& t) {
+          if (t.operation == "connect" && t.stage == "lock_wait" && gate->armed.exchange(false)) {
+            gate->reached.set_value();
+            gate->released.wait();
+          }
+        });
+  }
+
+  std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
+};
+
+// Vector 12 (TestSyncService_CloseWaitsForInflightOperations) over HTTP, server.md §7.4,
+// protocol.md §1.6: while draining, status reports shutting_down / not accepting / unhealthy and
+// a push create is refused with 503 service_unavailable; the in-flight connect completes; then
+// vector 10 (TestHTTPSyncHandlers_HandleHealthUsesStatusCodeForUnhealthyService): closed ->
+// health 503 with status unhealthy, lifecycle closed.
+TEST_F(HttpHandlersDrainTest, ShutdownDrainsInflightOperation) {
+  std::future<void> reached = gate_->reached.get_future();
+  std::optional<http::Response> connect_response;
+  std::thread connect_thread([&] { connect_response = Call("POST", "/sync/connect", "{}"); });
+  std::thread shutdown_thread;
+  // Whatever happens below, release the held operation and join both threads.
+  struct Cleanup {
+    std::function<void()> fn;
+    ~Cleanup() { fn(); }
+  } cleanup{[&] {
+    gate_->Release();
+    if (connect_thread.joinable()) connect_thread.join();
+    if (shutdown_thread.joinable()) shutdown_thread.join();
+  }};
+  ASSERT_EQ(reached.wait_for(kDeadline), std::future_status::ready)
+      << "connect never reached lock_wait";
+
+  shutdown_thread = std::thread([&] { service_->Shutdown(); });
+  std::string lifecycle = "running";
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto s = service_->GetStatus();
+    ASSERT_TRUE(s.has_value()) << s.error().ToString();
+    if (s->lifecycle != "running") {
+      lifecycle = s->lifecycle;
+      break;
+    }
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(lifecycle, "shutting_down");
+
+  auto status_response = Call("GET", "/syncx/status", "", "", "");
+  EXPECT_EQ(status_response.status, 200);
+  const protocol::StatusResponse draining = StatusBody(status_response);
+  EXPECT_EQ(draining.lifecycle, "shutting_down");
+  EXPECT_FALSE(draining.accepting_operations);
+  EXPECT_EQ(draining.status, "unhealthy");
+  EXPECT_EQ(draining.inflight_operations, 1);
+  auto draining_health = Call("GET", "/syncx/health", "", "", "");
+  EXPECT_EQ(draining_health.status, 503);
+  EXPECT_EQ(StatusBody(draining_health).lifecycle, "shutting_down");
+
+  auto refused = Call("POST", "/sync/push-sessions",
+                      R"({"source_bundle_id":1,"planned_row_count":1})", "bob", "dev-b");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.body,
+            R"({"error":"service_unavailable","message":"Sync service is shutting down"})"
+            "\n");
+  // Still draining: the held connect keeps Shutdown from closing.
+  EXPECT_EQ(StatusBody(Call("GET", "/syncx/status", "", "", "")).lifecycle, "shutting_down");
+
+  gate_->Release();
+  connect_thread.join();
+  shutdown_thread.join();
+  ASSERT_TRUE(connect_response.has_value());
+  EXPECT_EQ(connect_response->status, 200) << connect_response->body;  // the in-flight op finished
+  EXPECT_EQ(connect_response->body, "{\"resolution\":\"initialize_empty\"}\n");
+
+  const protocol::StatusResponse closed = StatusBody(Call("GET", "/syncx/status", "", "", ""));
+  EXPECT_EQ(closed.lifecycle, "closed");
+  EXPECT_FALSE(closed.accepting_operations);
+  EXPECT_EQ(closed.status, "unhealthy");
+  EXPECT_EQ(closed.inflight_operations, 0);
+  auto health = Call("GET", "/syncx/health", "", "", "");
+  EXPECT_EQ(health.status, 503);
+  const protocol::StatusResponse closed_health = StatusBody(health);
+  EXPECT_EQ(closed_health.status, "unhealthy");
+  EXPECT_EQ(closed_health.lifecycle, "closed");
 }
 
 }  // namespace

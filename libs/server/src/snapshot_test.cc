@@ -379,5 +379,112 @@ TEST_F(SnapshotTest, ConsistencyCheckRefusesRowsWithoutRowState) {
                         UserKey(2)));
 }
 
+// server.md §9.4 row 78 / protocol.md §8 vector 93 (…CreateRejectsConfiguredLimitsAndRollsBack,
+// max_bytes_per_snapshot_session): byte_count is the sum of octet_length(payload_wire::text)
+// (what an unlimited snapshot of the same data reports); above the limit the create is refused
+// with "snapshot session byte_count A exceeds limit L" and leaves no session or rows behind; at
+// the limit it succeeds. Over-limit is 400 snapshot_session_invalid here (go-oversync: 500).
+TEST_F(SnapshotTest, ByteLimitIsRefusedWithActualAndLimitAndRollsBack) {
+  InitializeScope(kAnn);
+  auto pushed = Push(kAnn, 1,
+                     {Row("users", UserKey(1), "INSERT", 0, R"({"name":"Al","age":41})"),
+                      Row("users", UserKey(2), "INSERT", 0, R"({"name":"Bea","score":2.5})"),
+                      Row("users", UserKey(3), "INSERT", 0, R"({"name":"Cy"})")});
+  ASSERT_TRUE(pushed.has_value()) << pushed.error().ToString();
+
+  // A from the payloads: an unlimited snapshot of the same data.
+  auto unlimited = Create(kAnn);
+  ASSERT_TRUE(unlimited.has_value()) << unlimited.error().ToString();
+  const std::int64_t actual = unlimited->byte_count;
+  ASSERT_GT(actual, 1);
+  EXPECT_EQ(Scalar(fmt::format("SELECT sum(octet_length(payload_wire::text)) FROM "
+                               "sync.snapshot_session_rows WHERE snapshot_id = '{}'",
+                               unlimited->snapshot_id)),
+            std::to_string(actual));
+  ASSERT_TRUE(service_->DeleteSnapshotSession(kAnn, unlimited->snapshot_id).ok());
+  ASSERT_EQ(Scalar("SELECT count(*) FROM sync.snapshot_sessions"), "0");
+
+  for (const std::int64_t limit : {std::int64_t{1}, actual - 1}) {
+    SCOPED_TRACE(limit);
+    config_.max_bytes_per_snapshot_session = limit;
+    std::unique_ptr<RuntimeService> limited = MakeService();
+    ASSERT_TRUE(limited);
+    protocol::SnapshotSessionCreateRequest request;
+    request.source_replacement =
+        protocol::SnapshotSourceReplacement{"dev-a", "dev-new", "history_pruned"};
+    auto refused = limited->CreateSnapshotSession(kAnn, request);
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().code(), ErrorCode::kSnapshotSessionInvalid);
+    EXPECT_EQ(refused.error().message(),
+              fmt::format("snapshot session byte_count {} exceeds limit {}", actual, limit));
+    EXPECT_EQ(refused.error().info().http_status, 400);
+    // Rolled back: no session, no rows, no source rotation.
+    EXPECT_EQ(Scalar("SELECT count(*) FROM sync.snapshot_sessions"), "0");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM sync.snapshot_session_rows"), "0");
+    EXPECT_EQ(Scalar("SELECT string_agg(source_id || ':' || state, ',') FROM sync.source_state"),
+              "dev-a:active");
+  }
+
+  // Exactly at the limit: accepted (the limit is exceeded only above it).
+  config_.max_bytes_per_snapshot_session = actual;
+  std::unique_ptr<RuntimeService> at_limit = MakeService();
+  ASSERT_TRUE(at_limit);
+  auto ok = at_limit->CreateSnapshotSession(kAnn, {});
+  ASSERT_TRUE(ok.has_value()) << ok.error().ToString();
+  EXPECT_EQ(ok->row_count, 3);
+  EXPECT_EQ(ok->byte_count, actual);
+}
+
+// server.md §9.4 row 78 (…CreateQueryPlanUsesRowStateSnapshotIndex; §1 index table: "a test asserts
+// the planner uses it"): the live-row scan of the snapshot create reads sync.row_state through
+// rs_user_live_snapshot_idx (or its primary key) and does not Seq Scan the business table. The
+// EXPLAIN is of a SELECT with the FROM/JOIN/WHERE of the materializing statement in snapshot.cc
+// for business.users (uuid key), after ANALYZE. The snapshotted scope (1,000 rows) is a small part
+// of the table (another scope holds 19,000): with two equal scopes of 1,000 rows PostgreSQL 15
+// rightly prefers a hash join over two Seq Scans (half of each table is read).
+TEST_F(SnapshotTest, CreateStatementPlanUsesRowStateIndex) {
+  for (const auto& [user, count] : {std::pair<const char*, int>{"ann", 1000}, {"ben", 19000}}) {
+    auto write = service_->ExecWrite(user, "seeder", [count = count](SyncTransaction& tx) {
+      return ToStatus(tx.Exec(fmt::format(
+          "INSERT INTO business.users (id, name) SELECT ('00000000-0000-4000-8000-' || "
+          "lpad(g::text, 12, '0'))::uuid, 'user ' || g FROM generate_series(1, {}) AS g",
+          count)));
+    });
+    ASSERT_TRUE(write.has_value()) << write.error().ToString();
+    ASSERT_EQ(write->bundle.row_count, count);
+  }
+  Sql("ANALYZE sync.row_state");
+  Sql("ANALYZE business.users");
+  const std::string user_pk = Scalar("SELECT user_pk FROM sync.user_state WHERE user_id = 'ann'");
+  const std::string table_id = Scalar(
+      "SELECT table_id FROM sync.table_catalog WHERE schema_name = 'business' AND "
+      "table_name = 'users'");
+  // The create still works on this data (and is what the EXPLAIN mirrors).
+  auto session = Create(kAnn);
+  ASSERT_TRUE(session.has_value()) << session.error().ToString();
+  EXPECT_EQ(session->row_count, 1000);
+
+  // EXPLAIN cannot be a subquery: a helper function returns the plan text.
+  Sql("CREATE FUNCTION public.plan_text(q text) RETURNS text LANGUAGE plpgsql AS $$ "
+      "DECLARE line text; result_text text := ''; BEGIN "
+      "FOR line IN EXECUTE 'EXPLAIN ' || q LOOP "
+      "result_text := result_text || line || E'\\n'; END LOOP; "
+      "RETURN result_text; END $$");
+  const std::string explained = Scalar(fmt::format(
+      "SELECT public.plan_text($q$"
+      "SELECT row_number() OVER (ORDER BY rs.key_bytes), rs.key_bytes, rs.bundle_seq, "
+      "((to_jsonb(src) - '_sync_scope_id'))::json "
+      "FROM sync.row_state AS rs JOIN business.users AS src ON src._sync_scope_id = 'ann' AND "
+      "src.id = encode(rs.key_bytes, 'hex')::uuid "
+      "WHERE rs.user_pk = {} AND rs.table_id = {}::integer AND NOT rs.deleted$q$)",
+      user_pk, table_id));
+  // "Index Scan using …", "Index Only Scan using …" or "Bitmap Index Scan on …".
+  const bool row_state_index = explained.find("rs_user_live_snapshot_idx") != std::string::npos ||
+                               explained.find("row_state_pkey") != std::string::npos;
+  EXPECT_TRUE(row_state_index) << explained;
+  EXPECT_EQ(explained.find("Seq Scan on row_state"), std::string::npos) << explained;
+  EXPECT_EQ(explained.find("Seq Scan on users"), std::string::npos) << explained;
+}
+
 }  // namespace
 }  // namespace oversync::testing
