@@ -83,6 +83,20 @@ TEST_F(HttpHandlersTest, ActorMiddleware) {
             "\n");
 }
 
+// protocol.md §8 vector 1: TestActorMiddleware_InjectsActorFromContextAndHeader. A user id
+// " user-1 " from auth and an Oversync-Source-ID of " source-1 " reach the service trimmed.
+TEST_F(HttpHandlersTest, ActorMiddlewareTrimsUserAndSourceIds) {
+  auto connect = Call("POST", "/sync/connect", "{}", " user-1 ", " source-1 ");
+  ASSERT_EQ(connect.status, 200) << connect.body;
+  EXPECT_EQ(Scalar("SELECT u.user_id || ':' || s.initialized_by_source_id FROM sync.scope_state s "
+                   "JOIN sync.user_state u ON u.user_pk = s.user_pk"),
+            "user-1:source-1");
+  auto create = Call("POST", "/sync/push-sessions",
+                     R"({"source_bundle_id":1,"planned_row_count":1})", " user-1 ", " source-1 ");
+  ASSERT_EQ(create.status, 200) << create.body;
+  EXPECT_EQ(Scalar("SELECT source_id FROM sync.push_sessions"), "source-1");
+}
+
 // protocol.md §1.1: HEAD reaches GET routes and gets the handler's JSON 405; wrong methods on
 // method-qualified routes get the router's plain 405; unknown paths 404.
 TEST_F(HttpHandlersTest, MethodAndRouteErrors) {

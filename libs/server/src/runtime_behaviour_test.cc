@@ -349,6 +349,100 @@ TEST_F(RuntimeTest, StagedRowsRemainInvisibleUntilCommit) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync.bundle_capture_stage"), "0");
 }
 
+// ---- server.md §9.3 row 46 / protocol.md §8 vector 49 ----
+
+// TestPushSessions_RestartedSessionDeletesPartialStagingAndInvalidatesOldPushID: creating again
+// for the same source tuple deletes the old session and its staged rows; the old push_id is 404.
+TEST_F(RuntimeTest, RestartedSessionDeletesPartialStagingAndInvalidatesOldPushId) {
+  InitializeScope(kAlice);
+  auto first = service_->CreatePushSession(kAlice, {1, 2, ""});
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  ASSERT_TRUE(service_
+                  ->UploadPushChunk(kAlice, first->push_id,
+                                    Chunk(0, {Row("users", UserKey(1), "INSERT", 0,
+                                                  R"({"name":"Partial"})")}))
+                  .has_value());
+  EXPECT_EQ(Scalar(fmt::format(
+                "SELECT count(*) FROM sync.push_session_rows WHERE push_id = '{}'::uuid",
+                first->push_id)),
+            "1");
+
+  auto second = service_->CreatePushSession(kAlice, {1, 2, ""});
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  EXPECT_NE(second->push_id, first->push_id);
+  EXPECT_EQ(second->status, protocol::PushSessionStatus::kStaging);
+  EXPECT_EQ(second->next_expected_row_ordinal, 0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.push_session_rows"), "0");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.push_sessions"), "1");
+  EXPECT_EQ(Scalar("SELECT push_id::text FROM sync.push_sessions"), second->push_id);
+
+  auto obsolete = service_->UploadPushChunk(
+      kAlice, first->push_id,
+      Chunk(1, {Row("users", UserKey(2), "INSERT", 0, R"({"name":"Obsolete"})")}));
+  ASSERT_FALSE(obsolete.has_value());
+  EXPECT_EQ(obsolete.error().code(), ErrorCode::kPushSessionNotFound);
+
+  ASSERT_TRUE(service_
+                  ->UploadPushChunk(kAlice, second->push_id,
+                                    Chunk(0, {Row("users", UserKey(3), "INSERT", 0,
+                                                  R"({"name":"Fresh-1"})"),
+                                              Row("users", UserKey(4), "INSERT", 0,
+                                                  R"({"name":"Fresh-2"})")}))
+                  .has_value());
+  auto commit = service_->CommitPushSession(kAlice, second->push_id);
+  ASSERT_TRUE(commit.has_value()) << commit.error().ToString();
+  EXPECT_EQ(Describe(FetchAndVerify(kAlice, *commit)),
+            fmt::format("INSERT users {},INSERT users {}", UserKey(3), UserKey(4)));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM business.users"), "2");
+}
+
+// ---- server.md §9.4 row 83: ServiceConfig::upload_lock_timeout is applied ----
+
+class UploadLockTimeoutTest : public RuntimeTest {
+  void ConfigureService(ServiceConfig& config) override {
+    config.upload_lock_timeout = std::chrono::milliseconds(100);
+  }
+};
+
+// TestSyncService_UploadLockTimeoutMillis_*: with a 100 ms lock_timeout, a commit whose user_state
+// row is locked by another transaction fails with the retryable lock_not_available (55P03, mapped
+// to kUnavailable after RunUserTransaction's retries) instead of waiting; nothing is applied, and
+// once the other transaction ends the same session commits.
+TEST_F(UploadLockTimeoutTest, CommitFailsInsteadOfWaitingForALockedUserRow) {
+  InitializeScope(kAlice);
+  auto session = service_->CreatePushSession(kAlice, {1, 1, ""});
+  ASSERT_TRUE(session.has_value()) << session.error().ToString();
+  ASSERT_TRUE(service_
+                  ->UploadPushChunk(kAlice, session->push_id,
+                                    Chunk(0, {Row("users", UserKey(1), "INSERT", 0,
+                                                  R"({"name":"Locked"})")}))
+                  .has_value());
+
+  auto side = pg::PgConnection::Connect(db_->dsn());
+  ASSERT_TRUE(side.has_value()) << side.error().ToString();
+  pg::PgConnection& side_conn = **side;
+  ASSERT_TRUE(side_conn.ExecScript("BEGIN").ok());
+  auto locked = side_conn.Exec("SELECT user_pk FROM sync.user_state WHERE user_id = $1 FOR UPDATE",
+                               {kAlice.user_id});
+  ASSERT_TRUE(locked.has_value()) << locked.error().ToString();
+  ASSERT_EQ(locked->rows(), 1);
+
+  auto blocked = service_->CommitPushSession(kAlice, session->push_id);
+  ASSERT_FALSE(blocked.has_value());
+  EXPECT_EQ(blocked.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(blocked.error().message().find("55P03"), std::string::npos)
+      << blocked.error().ToString();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM business.users"), "0");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.bundle_log"), "0");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.push_session_rows"), "1");
+
+  ASSERT_TRUE(side_conn.ExecScript("ROLLBACK").ok());
+  auto commit = service_->CommitPushSession(kAlice, session->push_id);
+  ASSERT_TRUE(commit.has_value()) << commit.error().ToString();
+  EXPECT_EQ(commit->row_count, 1);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM business.users"), "1");
+}
+
 // ---- §9.3 items 43/44 with small chunk limits (Go fixture: max chunk 2, committed 1 / 2) ----
 
 class SmallChunkTest : public RuntimeTest {

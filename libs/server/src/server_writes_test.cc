@@ -1025,6 +1025,57 @@ TEST_F(ServerWriteBundleTest, KeyChangeBecomesDeleteAndInsert) {
   EXPECT_EQ(Describe(rows), "DELETE docs old,INSERT docs new");
 }
 
+// server.md §9.2 row 24: TestWithinSyncBundle_CapturesCascadeUpdates. The fixture's posts ->
+// users FK is recreated with ON UPDATE CASCADE (and the service re-bootstrapped so it sees the
+// new FK); a parent key change is captured as parent DELETE + INSERT plus a child UPDATE carrying
+// the new FK value, in the same bundle.
+TEST_F(ServerWriteBundleTest, CapturesCascadeUpdates) {
+  Sql("ALTER TABLE business.posts DROP CONSTRAINT posts__sync_scope_id_author_id_fkey");
+  Sql("ALTER TABLE business.posts ADD CONSTRAINT posts_author_fkey "
+      "FOREIGN KEY (_sync_scope_id, author_id) REFERENCES business.users(_sync_scope_id, id) "
+      "ON UPDATE CASCADE ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE");
+  service_.reset();
+  service_ = MakeService();
+  ASSERT_TRUE(service_);
+
+  const std::string user = "bundle-cascade-update";
+  const std::string parent = UserKey(1);
+  const std::string new_parent = UserKey(2);
+  const std::string child = UserKey(3);
+  InitializeScope({user, "server-app"});
+  auto created =
+      service_->WithinSyncBundle(user, {"server-app", 1}, [&](SyncTransaction& tx) -> Status {
+        OVERSYNC_RETURN_IF_ERROR(InsertUser(parent, "Parent")(tx));
+        OVERSYNC_RETURN_IF_ERROR(
+            tx.Exec("INSERT INTO business.posts (id, author_id, title) VALUES ($1, $2, 'Child')",
+                    {child, parent}));
+        return {};
+      });
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  ASSERT_TRUE(created->has_value());
+
+  auto updated = service_->WithinSyncBundle(
+      user, {"server-app", 2},
+      ExecSql("UPDATE business.users SET id = $2 WHERE id = $1", {parent, new_parent}));
+  ASSERT_TRUE(updated.has_value()) << updated.error().ToString();
+  ASSERT_TRUE(updated->has_value());
+  EXPECT_EQ((*updated)->row_count, 3);
+  auto rows = FetchAndVerify({user, "reader"}, AsCommit(**updated));
+  EXPECT_EQ(DescribeSorted(rows), fmt::format("DELETE users {},INSERT users {},UPDATE posts {}",
+                                              parent, new_parent, child));
+  for (const auto& row : rows) {
+    if (row.table != "posts") continue;
+    ASSERT_TRUE(row.payload.has_value());
+    const protocol::JsonValue* author = row.payload->Find("author_id");
+    ASSERT_NE(author, nullptr);
+    EXPECT_EQ(author->as_string(), new_parent);
+  }
+  EXPECT_EQ(Scalar("SELECT id::text FROM business.users"), new_parent);
+  EXPECT_EQ(
+      Scalar(fmt::format("SELECT author_id::text FROM business.posts WHERE id = '{}'", child)),
+      new_parent);
+}
+
 // ====================== concurrency (server.md §3.1, §3.2 step 5, §7.3) ======================
 
 // TestScopeManager_ExecWrite_ConcurrentUsage (same writer): writes of one writer to one scope

@@ -325,6 +325,103 @@ TEST_F(SnapshotTest, RotatingANeverCommittedSourceRecordsItRetired) {
             "retired:0:dev-fresh-2");
 }
 
+// protocol.md §8 vector 77: TestSnapshotSessions_OneChunkStillUsesSessionStorage. A one-row
+// scope is still a stored session, served in one chunk.
+TEST_F(SnapshotTest, OneRowScopeIsAOneChunkStoredSession) {
+  InitializeScope(kBen);
+  ASSERT_TRUE(Push(kBen, 1, {Row("users", UserKey(1), "INSERT", 0, R"({"name":"Solo"})")})
+                  .has_value());
+  auto session = Create(kBen);
+  ASSERT_TRUE(session.has_value()) << session.error().ToString();
+  EXPECT_EQ(session->row_count, 1);
+  EXPECT_EQ(Scalar(fmt::format(
+                "SELECT count(*) FROM sync.snapshot_session_rows WHERE snapshot_id = '{}'",
+                session->snapshot_id)),
+            "1");
+  auto chunk = Chunk(kBen, session->snapshot_id, 0, 1000);
+  ASSERT_TRUE(chunk.has_value()) << chunk.error().ToString();
+  EXPECT_EQ(Describe(chunk->rows), fmt::format("users {}@1", UserKey(1)));
+  EXPECT_EQ(chunk->next_row_ordinal, 1);
+  EXPECT_FALSE(chunk->has_more);
+}
+
+// protocol.md §8 vector 78: TestSnapshotSessions_NoGapsOrDuplicatesAcrossChunkFetches (re-reading
+// the first page of one session returns the identical body).
+TEST_F(SnapshotTest, RereadingTheFirstPageReturnsIdenticalBodies) {
+  Seed();
+  auto session = Create(kAnn);
+  ASSERT_TRUE(session.has_value()) << session.error().ToString();
+  auto first = service_->GetSnapshotChunkBody(kAnn, session->snapshot_id, {0, 2});
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  const std::vector<protocol::SnapshotRow> rows = ReadAll(kAnn, *session, 2);
+  EXPECT_EQ(rows.size(), 6U);
+  auto again = service_->GetSnapshotChunkBody(kAnn, session->snapshot_id, {0, 2});
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  EXPECT_FALSE(first->empty());
+  EXPECT_EQ(*again, *first);
+}
+
+// protocol.md §8 vector 88: TestSnapshotSessions_RotatedCreateForNeverCommittedSourceCreates-
+// RetiredZeroFloor (reason source_sequence_changed): old retired at 0, new reserved at 0.
+TEST_F(SnapshotTest, RotatingANeverCommittedSourceReservesTheReplacement) {
+  Seed();
+  const Actor fresh{"ann", "dev-fresh"};
+  ASSERT_TRUE(Create(fresh, protocol::SnapshotSourceReplacement{"dev-fresh", "dev-fresh-2",
+                                                                "source_sequence_changed"})
+                  .has_value());
+  EXPECT_EQ(Scalar("SELECT string_agg(source_id || ':' || state || ':' || "
+                   "max_committed_source_bundle_id || ':' || replaced_by_source_id || ':' || "
+                   "retirement_reason, ',' ORDER BY source_id) FROM sync.source_state "
+                   "WHERE source_id LIKE 'dev-fresh%'"),
+            "dev-fresh:retired:0:dev-fresh-2:source_sequence_changed,dev-fresh-2:reserved:0::");
+}
+
+// protocol.md §8 vector 89: TestSnapshotSessions_RepeatedEquivalentRotationIsIdempotentForSource-
+// State: both creates succeed with different snapshot_ids; still exactly two source records.
+TEST_F(SnapshotTest, RepeatedRotationKeepsTwoSourceRecordsAndNewSnapshotIds) {
+  Seed();
+  const protocol::SnapshotSourceReplacement rotation{"dev-a", "dev-new", "history_pruned"};
+  auto first = Create(kAnn, rotation);
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  auto second = Create(kAnn, rotation);
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  EXPECT_NE(second->snapshot_id, first->snapshot_id);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.source_state"), "2");
+  EXPECT_EQ(Scalar("SELECT string_agg(source_id || ':' || state || ':' || "
+                   "max_committed_source_bundle_id || ':' || replaced_by_source_id, ',' "
+                   "ORDER BY source_id) FROM sync.source_state"),
+            "dev-a:retired:3:dev-new,dev-new:reserved:0:");
+}
+
+// protocol.md §8 vector 90: TestSnapshotSessions_RotatedCreateRejectsConflictingReplacement-
+// Targets: old->new-b after old->new-a is source_retired carrying the recorded replacement;
+// another old source -> new-a is source_replacement_invalid naming new-a.
+TEST_F(SnapshotTest, ConflictingRotationCarriesTheRecordedReplacement) {
+  Seed();
+  ASSERT_TRUE(Create(kAnn, protocol::SnapshotSourceReplacement{"dev-a", "dev-new-a",
+                                                               "history_pruned"})
+                  .has_value());
+  auto conflicting = Create(kAnn, protocol::SnapshotSourceReplacement{"dev-a", "dev-new-b",
+                                                                      "history_pruned"});
+  ASSERT_FALSE(conflicting.has_value());
+  EXPECT_EQ(conflicting.error().code(), ErrorCode::kSourceRetired);
+  const auto* detail = conflicting.error().detail<protocol::SourceRetiredDetail>();
+  ASSERT_NE(detail, nullptr);
+  EXPECT_EQ(detail->source_id, "dev-a");
+  EXPECT_EQ(detail->replaced_by_source_id, "dev-new-a");
+  EXPECT_EQ(Scalar("SELECT replaced_by_source_id FROM sync.source_state WHERE source_id = 'dev-a'"),
+            detail->replaced_by_source_id);
+
+  const Actor other{"ann", "dev-other"};
+  auto taken = Create(other, protocol::SnapshotSourceReplacement{"dev-other", "dev-new-a",
+                                                                 "history_pruned"});
+  ASSERT_FALSE(taken.has_value());
+  EXPECT_EQ(taken.error().code(), ErrorCode::kSourceReplacementInvalid);
+  EXPECT_NE(taken.error().message().find("dev-new-a"), std::string::npos)
+      << taken.error().ToString();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.source_state WHERE source_id = 'dev-other'"), "0");
+}
+
 // TestSnapshotSessions_CreateRejectsConfiguredLimitsAndRollsBack and
 // …CreateSucceedsUnderConfiguredLimits; over-limit is a 4xx here (go-oversync: 500).
 class SnapshotLimitTest : public SnapshotTest {
