@@ -9,10 +9,40 @@
 #include <string>
 #include <vector>
 
+#include <benchmark/benchmark.h>
+
 #include "oversync/protocol/json_value.h"
 #include "oversync/server/runtime_service.h"
+#include "oversync/testing/pg_test_database.h"
 
 namespace oversync::bench {
+
+// A fresh database with `business_ddl` applied and a bootstrapped service over it.
+struct Env {
+  std::unique_ptr<testing::PgTestDatabase> db;
+  std::unique_ptr<RuntimeService> service;
+};
+
+inline Result<Env> MakeEnv(const std::string& business_ddl, ServiceConfig config,
+                           int max_connections) {
+  Env env;
+  OVERSYNC_ASSIGN_OR_RETURN(env.db, testing::PgTestDatabase::Create());
+  OVERSYNC_RETURN_IF_ERROR(env.db->QueryScalar(business_ddl));
+  RuntimeOptions options;
+  options.database_url = env.db->dsn();
+  options.max_connections = max_connections;
+  OVERSYNC_ASSIGN_OR_RETURN(env.service, RuntimeService::Create(std::move(config), options));
+  OVERSYNC_RETURN_IF_ERROR(env.service->Bootstrap());
+  return env;
+}
+
+// rows/s over the timed loop and, when the commit calls were timed, commit_rows/s.
+inline void ReportRowRates(benchmark::State& state, std::int64_t rows_per_iteration,
+                           double commit_seconds) {
+  const auto rows = static_cast<double>(state.iterations() * rows_per_iteration);
+  state.counters["rows/s"] = benchmark::Counter(rows, benchmark::Counter::kIsRate);
+  if (commit_seconds > 0) state.counters["commit_rows/s"] = rows / commit_seconds;
+}
 
 // An INSERT of business.<table> keyed by `id` (uuid key column "id") with `payload_json`.
 inline protocol::PushRequestRow InsertRow(const std::string& table, const std::string& id,

@@ -25,26 +25,14 @@ namespace {
 
 using namespace oversync;  // NOLINT(google-build-using-namespace): benchmark file
 
-struct Env {
-  std::unique_ptr<testing::PgTestDatabase> db;
-  std::unique_ptr<RuntimeService> service;
-};
-
-Result<Env> MakeEnv(int max_connections) {
-  Env env;
-  OVERSYNC_ASSIGN_OR_RETURN(env.db, testing::PgTestDatabase::Create());
-  OVERSYNC_RETURN_IF_ERROR(env.db->QueryScalar(
-      "CREATE SCHEMA business; CREATE TABLE business.users (_sync_scope_id TEXT NOT NULL, id UUID "
-      "NOT NULL, name TEXT, email TEXT, age INTEGER, score NUMERIC, active BOOLEAN, "
-      "PRIMARY KEY (_sync_scope_id, id))"));
+Result<bench::Env> MakeEnv(int max_connections) {
   ServiceConfig config;
   config.registered_tables = {{"business", "users", {"id"}}};
-  RuntimeOptions options;
-  options.database_url = env.db->dsn();
-  options.max_connections = max_connections;
-  OVERSYNC_ASSIGN_OR_RETURN(env.service, RuntimeService::Create(config, options));
-  OVERSYNC_RETURN_IF_ERROR(env.service->Bootstrap());
-  return env;
+  return bench::MakeEnv(
+      "CREATE SCHEMA business; CREATE TABLE business.users (_sync_scope_id TEXT NOT NULL, id UUID "
+      "NOT NULL, name TEXT, email TEXT, age INTEGER, score NUMERIC, active BOOLEAN, "
+      "PRIMARY KEY (_sync_scope_id, id))",
+      std::move(config), max_connections);
 }
 
 protocol::PushRequestRow UserRow(SeededRandom& random, int i) {
@@ -91,12 +79,7 @@ void BM_Commit10kRowBundle(benchmark::State& state) {
     if (!st.ok()) state.SkipWithError(st.ToString().c_str());
   }
   // rows/s: the whole upload (create + 2 chunks + commit); commit_rows/s: the commit call alone.
-  state.counters["rows/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * 10000), benchmark::Counter::kIsRate);
-  if (commit_seconds > 0) {
-    state.counters["commit_rows/s"] =
-        static_cast<double>(state.iterations() * 10000) / commit_seconds;
-  }
+  bench::ReportRowRates(state, 10000, commit_seconds);
 }
 BENCHMARK(BM_Commit10kRowBundle)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -143,12 +126,7 @@ void BM_Commit10kRowUpdateDeleteBundle(benchmark::State& state) {
     if (st.ok()) st = bench::PushRows(*env->service, actor, ++sbid, std::move(changes), 5000, &commit_seconds);
     if (!st.ok()) state.SkipWithError(st.ToString().c_str());
   }
-  state.counters["rows/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * 10000), benchmark::Counter::kIsRate);
-  if (commit_seconds > 0) {
-    state.counters["commit_rows/s"] =
-        static_cast<double>(state.iterations() * 10000) / commit_seconds;
-  }
+  bench::ReportRowRates(state, 10000, commit_seconds);
 }
 BENCHMARK(BM_Commit10kRowUpdateDeleteBundle)->Unit(benchmark::kMillisecond)->UseRealTime();
 

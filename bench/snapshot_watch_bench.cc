@@ -74,27 +74,15 @@ using Clock = std::chrono::steady_clock;
 constexpr std::int64_t kSeedRowsPerBundle = 100000;
 constexpr std::int64_t kSnapshotChunkRows = 5000;
 
-struct Env {
-  std::unique_ptr<testing::PgTestDatabase> db;
-  std::unique_ptr<RuntimeService> service;
-};
-
-Result<Env> MakeEnv(int max_connections, bool watch) {
-  Env env;
-  OVERSYNC_ASSIGN_OR_RETURN(env.db, testing::PgTestDatabase::Create());
-  OVERSYNC_RETURN_IF_ERROR(env.db->QueryScalar(
-      "CREATE SCHEMA business; CREATE TABLE business.items (_sync_scope_id TEXT NOT NULL, id UUID "
-      "NOT NULL, name TEXT, qty INTEGER, price NUMERIC(12,2), note TEXT, "
-      "PRIMARY KEY (_sync_scope_id, id))"));
+Result<bench::Env> MakeEnv(int max_connections, bool watch) {
   ServiceConfig config;
   config.registered_tables = {{"business", "items", {"id"}}};
   config.bundle_change_watch.enabled = watch;
-  RuntimeOptions options;
-  options.database_url = env.db->dsn();
-  options.max_connections = max_connections;
-  OVERSYNC_ASSIGN_OR_RETURN(env.service, RuntimeService::Create(config, options));
-  OVERSYNC_RETURN_IF_ERROR(env.service->Bootstrap());
-  return env;
+  return bench::MakeEnv(
+      "CREATE SCHEMA business; CREATE TABLE business.items (_sync_scope_id TEXT NOT NULL, id UUID "
+      "NOT NULL, name TEXT, qty INTEGER, price NUMERIC(12,2), note TEXT, "
+      "PRIMARY KEY (_sync_scope_id, id))",
+      std::move(config), max_connections);
 }
 
 // `rows` live rows in `scope`, as bundles of kSeedRowsPerBundle rows written by the server (the
