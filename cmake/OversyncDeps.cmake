@@ -7,6 +7,8 @@ find_package(OpenSSL 3 REQUIRED)              # OpenSSL::Crypto (SHA-256, random
 find_package(simdjson 3 CONFIG REQUIRED)      # simdjson::simdjson
 find_package(fmt 9 CONFIG REQUIRED)           # fmt::fmt
 find_package(tl-expected 1 CONFIG REQUIRED)   # tl::expected
+find_package(SQLite3 3.40 REQUIRED)           # SQLite::SQLite3 (client SDK)
+find_package(CURL 7.88 REQUIRED)              # CURL::libcurl (client SDK transport)
 if(OVERSYNC_BUILD_APPS)
   find_package(Boost 1.81 CONFIG REQUIRED)    # Boost::headers (Beast/Asio, adapter + apps only)
 endif()

@@ -12,6 +12,7 @@ APT_PKGS=(
   postgresql-15 libpq-dev
   # libraries
   libssl-dev libsimdjson-dev libfmt-dev libexpected-dev libboost1.81-dev
+  libsqlite3-dev libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   # Go (bootstrap only; see ensure_go below)

@@ -1,0 +1,149 @@
+// File: libs/oversqlite/src/http.cc
+//
+// Requests to the sync server (client.md Appendix A): auth and source headers on every request,
+// non-2xx answers decoded into typed errors, and the retry policy (client.md §1.1, §4.8).
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "client_impl.h"
+#include "oversync/protocol/codec.h"
+
+namespace oversync::oversqlite {
+namespace {
+
+bool IsRetryableHttpStatus(int status) {
+  return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+}  // namespace
+
+Result<HttpResponse> Client::Impl::CallRaw(std::string_view method, std::string_view path_and_query,
+                                           std::optional<std::string> body, bool /*trim_base_slash*/) {
+  // Go trims a trailing '/' of the base URL only for capabilities/connect/watch (client.md
+  // Appendix A quirk); trimming it everywhere avoids "//sync/..." paths the server does not route.
+  std::string_view base = base_url_;
+  while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+  HttpRequest request;
+  request.method = std::string(method);
+  request.url = fmt::format("{}{}", base, path_and_query);
+  request.timeout_ms = config_.http_timeout.count();
+  if (!token_provider_) return Error(ErrorCode::kInvalidArgument, "no token provider configured");
+  Result<std::string> token = token_provider_();
+  if (!token) return Error(token.error().WithContext("token provider"));
+  request.headers.emplace_back("Authorization", "Bearer " + *token);
+  if (std::string source = SourceId(); !source.empty()) {
+    request.headers.emplace_back("Oversync-Source-ID", std::move(source));
+  }
+  if (body.has_value()) {
+    request.headers.emplace_back("Content-Type", "application/json");
+    request.body = std::move(*body);
+  }
+  return transport_->Send(request);
+}
+
+Result<HttpResponse> Client::Impl::Call(std::string_view method, std::string_view path_and_query,
+                                        std::optional<std::string> body, bool trim_base_slash) {
+  OVERSYNC_ASSIGN_OR_RETURN(HttpResponse response,
+                            CallRaw(method, path_and_query, std::move(body), trim_base_slash));
+  if (response.status < 200 || response.status > 299) return Error(ErrorFromResponse(response));
+  return response;
+}
+
+Status Client::Impl::ErrorFromResponse(const HttpResponse& response) const {
+  ClientErrorDetail detail;
+  detail.kind = ClientErrorKind::kHttp;
+  detail.http_status = response.status;
+  detail.raw_body = response.body;
+  ErrorCode code = ErrorCode::kInternal;
+  std::string message;
+  if (auto decoded = protocol::DecodeErrorResponse(response.body); decoded && !decoded->error.empty()) {
+    detail.error_code = decoded->error;
+    code = ErrorCodeFromWireName(decoded->error);
+    detail.source_id = decoded->source_id;
+    detail.replaced_by_source_id = decoded->replaced_by_source_id;
+    detail.conflict = decoded->conflict;
+    if (decoded->error == "history_pruned") detail.kind = ClientErrorKind::kHistoryPruned;
+    if (decoded->error == "push_conflict" && decoded->conflict.has_value()) {
+      detail.kind = ClientErrorKind::kPushConflict;
+    }
+    message = fmt::format("{}: {}", decoded->error, decoded->message);
+  } else {
+    std::string_view text = response.body;
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    message = fmt::format("HTTP {}: {}", response.status, text.substr(0, 512));
+    if (IsRetryableHttpStatus(response.status)) code = ErrorCode::kUnavailable;
+    if (response.status == 401) code = ErrorCode::kAuthenticationFailed;
+  }
+  if (code == ErrorCode::kInternal && IsRetryableHttpStatus(response.status)) code = ErrorCode::kUnavailable;
+  return MakeClientError(code, std::move(message), std::move(detail));
+}
+
+void Client::Impl::BestEffortDelete(std::string_view path) {
+  auto response = CallRaw("DELETE", path, std::nullopt);
+  if (!response) {
+    Log(LogLevel::kDebug, fmt::format("best-effort DELETE {} failed: {}", path, response.error().ToString()));
+  }
+}
+
+bool Client::Impl::IsRetryableError(const Status& status) {
+  if (status.ok()) return false;
+  if (const ClientErrorDetail* detail = ClientErrorOf(status); detail != nullptr) {
+    return detail->kind == ClientErrorKind::kHttp && IsRetryableHttpStatus(detail->http_status);
+  }
+  if (status.code() == ErrorCode::kUnavailable || status.code() == ErrorCode::kDeadlineExceeded) return true;
+  const std::string& message = status.message();
+  return message.find("connection reset by peer") != std::string::npos ||
+         message.find("broken pipe") != std::string::npos;
+}
+
+Status Client::Impl::WithRetry(std::string_view operation, const std::function<Status()>& attempt) {
+  if (!retry_policy_.enabled) return attempt();
+  auto delay = std::chrono::duration<double, std::milli>(retry_policy_.initial_backoff.count());
+  const auto max_delay = std::chrono::duration<double, std::milli>(retry_policy_.max_backoff.count());
+  Status last;
+  for (int n = 1; n <= retry_policy_.max_attempts; ++n) {
+    last = attempt();
+    if (last.ok() || !IsRetryableError(last)) return last;
+    if (n == retry_policy_.max_attempts) break;
+    double factor = 1.0;
+    if (retry_policy_.jitter_fraction > 0) {
+      std::uint64_t bits = 0;
+      {
+        std::lock_guard lock(state_mutex_);
+        random_->Fill(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&bits), sizeof bits));
+      }
+      const double unit = static_cast<double>(bits >> 11) / static_cast<double>(std::uint64_t{1} << 53);
+      factor = 1.0 + retry_policy_.jitter_fraction * (2.0 * unit - 1.0);
+    }
+    const auto wait = std::max(0.0, delay.count() * factor);
+    Log(LogLevel::kDebug, fmt::format("{} attempt {} failed ({}); retrying in {:.0f} ms", operation, n,
+                                      last.ToString(), wait));
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(wait));
+    delay = std::min(delay * 2, max_delay);
+  }
+  ClientErrorDetail detail;
+  detail.kind = ClientErrorKind::kRetryExhausted;
+  detail.operation = std::string(operation);
+  detail.attempts = retry_policy_.max_attempts;
+  detail.last_error = std::make_shared<const Status>(last);
+  return MakeClientError(last.code() == ErrorCode::kOk ? ErrorCode::kUnavailable : last.code(),
+                         fmt::format("{} failed after {} attempts: {}", operation,
+                                     retry_policy_.max_attempts, last.ToString()),
+                         std::move(detail));
+}
+
+Result<protocol::CapabilitiesResponse> Client::Impl::FetchCapabilities(std::string_view retry_operation) {
+  protocol::CapabilitiesResponse capabilities;
+  Status status = WithRetry(retry_operation, [&]() -> Status {
+    OVERSYNC_ASSIGN_OR_RETURN(HttpResponse response, Call("GET", "/sync/capabilities", std::nullopt, true));
+    OVERSYNC_ASSIGN_OR_RETURN(capabilities, protocol::DecodeCapabilitiesResponse(response.body));
+    return Status::Ok();
+  });
+  if (!status.ok()) return Error(std::move(status));
+  return capabilities;
+}
+
+}  // namespace oversync::oversqlite

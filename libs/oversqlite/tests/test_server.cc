@@ -1,0 +1,268 @@
+#include "test_server.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "app.h"
+#include "business_schema.h"
+#include "config.h"
+#include "oversync/http/message.h"
+#include "oversync/http_beast/server.h"
+#include "oversync/jwt/jwt.h"
+#include "oversync/server/prometheus_metrics.h"
+#include "oversync/testing/pg_test_database.h"
+#include "pg.h"
+
+namespace oversync::oversqlite::testing {
+
+TestServer::TestServer(PrivateTag /*tag*/, TestServerOptions opts)
+    : options_(std::move(opts)), runtime_logger_(options_.runtime_log_level) {}
+
+TestServer::~TestServer() { Stop(); }
+
+Result<std::unique_ptr<TestServer>> TestServer::Start(TestServerOptions opts) {
+  auto server = std::make_unique<TestServer>(PrivateTag{}, std::move(opts));
+  OVERSYNC_ASSIGN_OR_RETURN(server->database_, oversync::testing::PgTestDatabase::Create());
+  const std::string& dsn = server->database_->dsn();
+
+  // oversyncd's startup order (server.md A.1): database check, business schema, runtime.
+  server->probe_ = std::make_unique<oversyncd::DbProbe>(dsn);
+  OVERSYNC_RETURN_IF_ERROR(server->probe_->Ping());
+  {
+    OVERSYNC_ASSIGN_OR_RETURN(oversyncd::PgConnPtr conn, oversyncd::PgConnect(dsn));
+    OVERSYNC_RETURN_IF_ERROR(
+        oversyncd::InitializeBusinessSchema(conn.get(), oversyncd::kDefaultBusinessSchema));
+  }
+
+  ServiceConfig config;
+  config.bundle_change_watch.enabled = true;
+  auto metrics = std::make_shared<PrometheusStageMetrics>();
+  config.stage_metrics = metrics;
+  config.max_supported_schema_version = 1;
+  config.app_name = std::string(oversyncd::kAppName);
+  for (const char* table : {"users", "posts", "categories", "teams", "team_members", "files",
+                            "file_reviews", "typed_rows"}) {
+    config.registered_tables.push_back(
+        {std::string(oversyncd::kDefaultBusinessSchema), table, {"id"}});
+  }
+  // A worker deleting bundles on its own schedule would make retention tests racy.
+  config.background_retention = false;
+  if (server->options_.configure) server->options_.configure(config);
+
+  RuntimeOptions runtime_options;
+  runtime_options.database_url = dsn;
+  runtime_options.max_connections = server->options_.max_connections;
+  runtime_options.clock = &server->clock_;
+  runtime_options.logger = &server->runtime_logger_;
+  OVERSYNC_ASSIGN_OR_RETURN(server->service_,
+                            RuntimeService::Create(std::move(config), std::move(runtime_options)));
+  OVERSYNC_RETURN_IF_ERROR(server->service_->Bootstrap());
+
+  oversyncd::AppOptions app_options;
+  app_options.jwt_secret = server->options_.jwt_secret;
+  app_options.clock = &server->clock_;
+  app_options.service = server->service_.get();
+  app_options.dsn = dsn;
+  app_options.business_schema = std::string(oversyncd::kDefaultBusinessSchema);
+  app_options.metrics = metrics;
+  OVERSYNC_ASSIGN_OR_RETURN(server->app_,
+                            oversyncd::App::Create(*server->probe_, std::move(app_options)));
+
+  http_beast::BeastServerOptions server_options;
+  server_options.bind_address = "127.0.0.1";
+  server_options.port = 0;
+  server_options.worker_threads = server->options_.worker_threads;
+  oversyncd::App* app = server->app_.get();
+  OVERSYNC_ASSIGN_OR_RETURN(
+      server->server_,
+      http_beast::BeastServer::Start(
+          server_options, [app](const http::Request& request) { return app->Handle(request); }));
+  server->base_url_ = fmt::format("http://127.0.0.1:{}", server->server_->port());
+  return server;
+}
+
+std::string TestServer::base_url() const { return base_url_; }
+
+Result<std::string> TestServer::TokenFor(std::string_view user_id) const {
+  if (jwt::TrimSpace(user_id).empty()) {
+    return Error(ErrorCode::kInvalidArgument, "TokenFor: blank user id");
+  }
+  return jwt::SignHs256(jwt::ExampleClaims(user_id, clock_.Now(), options_.token_lifetime),
+                        options_.jwt_secret);
+}
+
+std::function<Result<std::string>()> TestServer::TokenProviderFor(std::string user_id) const {
+  return [this, user = std::move(user_id)]() { return TokenFor(user); };
+}
+
+const std::string& TestServer::dsn() const { return database_->dsn(); }
+
+Result<std::string> TestServer::QueryScalar(const std::string& sql) const {
+  return database_->QueryScalar(sql);
+}
+
+Status TestServer::Exec(const std::string& sql) const { return ToStatus(QueryScalar(sql)); }
+
+RuntimeService& TestServer::service() { return *service_; }
+
+void TestServer::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  // oversyncd's shutdown order: in-flight requests finish against a live runtime first.
+  if (server_ != nullptr) {
+    server_->Stop();
+    server_.reset();
+  }
+  if (service_ != nullptr) service_->Shutdown();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+FaultTransport::FaultTransport(std::shared_ptr<Transport> inner, std::size_t max_recorded)
+    : inner_(std::move(inner)), max_recorded_(max_recorded) {}
+
+std::string FaultTransport::PathOf(std::string_view url) {
+  std::size_t start = 0;
+  if (const std::size_t scheme = url.find("://"); scheme != std::string_view::npos) {
+    start = url.find('/', scheme + 3);
+    if (start == std::string_view::npos) return "/";
+  }
+  std::string_view path = url.substr(start);
+  path = path.substr(0, path.find_first_of("?#"));
+  return path.empty() ? std::string("/") : std::string(path);
+}
+
+std::optional<FaultTransport::Fault> FaultTransport::Admit(const HttpRequest& request) {
+  const std::string path = PathOf(request.url);
+  const std::lock_guard<std::mutex> lock(mu_);
+  ++counts_[{request.method, path}];
+  HttpRequest copy = request;
+  copy.cancel = nullptr;  // the flag belongs to the caller and may be gone later
+  recorded_.push_back(std::move(copy));
+  if (recorded_.size() > max_recorded_) {
+    recorded_.erase(recorded_.begin(), recorded_.begin() + static_cast<std::ptrdiff_t>(
+                                                               recorded_.size() - max_recorded_));
+  }
+  for (auto it = faults_.begin(); it != faults_.end(); ++it) {
+    if ((!it->method.empty() && it->method != request.method) ||
+        path.compare(0, it->path_prefix.size(), it->path_prefix) != 0) {
+      continue;
+    }
+    Fault fault = *it;
+    if (--it->remaining <= 0) faults_.erase(it);
+    return fault;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+std::string InjectedBody(const std::string& body) {
+  return body.empty() ? std::string(R"({"error":"service_unavailable","message":"injected"})")
+                      : body;
+}
+
+Status InjectedReset(const HttpRequest& request, bool after_forwarding) {
+  return Status(ErrorCode::kUnavailable,
+                fmt::format("{} {}: connection reset by peer (injected{})", request.method,
+                            request.url, after_forwarding ? ", response lost" : ""));
+}
+
+}  // namespace
+
+Result<HttpResponse> FaultTransport::Send(const HttpRequest& request) {
+  const std::optional<Fault> fault = Admit(request);
+  if (fault && fault->kind == FaultKind::kHttpStatus) {
+    HttpResponse response;
+    response.status = fault->http_status;
+    response.headers = {{"content-type", "application/json"}};
+    response.body = InjectedBody(fault->body);
+    return response;
+  }
+  if (fault && fault->kind == FaultKind::kTransportErrorBefore) {
+    return Error(InjectedReset(request, false));
+  }
+  Result<HttpResponse> response = inner_->Send(request);
+  if (fault && fault->kind == FaultKind::kTransportErrorAfter) {
+    return Error(InjectedReset(request, true));
+  }
+  if (response.has_value()) {
+    std::function<void(const HttpRequest&, HttpResponse&)> rewriter;
+    {
+      const std::lock_guard<std::mutex> lock(mu_);
+      rewriter = rewriter_;
+    }
+    if (rewriter) rewriter(request, *response);
+  }
+  return response;
+}
+
+Result<int> FaultTransport::Stream(const HttpRequest& request,
+                                   const std::function<bool(std::string_view chunk)>& on_data,
+                                   std::string* error_body) {
+  const std::optional<Fault> fault = Admit(request);
+  if (fault && fault->kind == FaultKind::kHttpStatus) {
+    const std::string body = InjectedBody(fault->body);
+    if (fault->http_status == 200) {
+      if (on_data) on_data(body);
+    } else if (error_body != nullptr) {
+      *error_body = body;
+    }
+    return fault->http_status;
+  }
+  if (fault && fault->kind == FaultKind::kTransportErrorBefore) {
+    return Error(InjectedReset(request, false));
+  }
+  Result<int> status = inner_->Stream(request, on_data, error_body);
+  if (fault && fault->kind == FaultKind::kTransportErrorAfter) {
+    return Error(InjectedReset(request, true));
+  }
+  return status;
+}
+
+int FaultTransport::Count(std::string_view method, std::string_view path_prefix) const {
+  const std::lock_guard<std::mutex> lock(mu_);
+  int total = 0;
+  for (const auto& [key, count] : counts_) {
+    if ((method.empty() || key.first == method) &&
+        std::string_view(key.second).substr(0, path_prefix.size()) == path_prefix) {
+      total += count;
+    }
+  }
+  return total;
+}
+
+std::vector<HttpRequest> FaultTransport::Requests() const {
+  const std::lock_guard<std::mutex> lock(mu_);
+  return recorded_;
+}
+
+void FaultTransport::ResetCounts() {
+  const std::lock_guard<std::mutex> lock(mu_);
+  counts_.clear();
+  recorded_.clear();
+}
+
+void FaultTransport::FailNext(std::string method, std::string path_prefix, int times,
+                              FaultKind kind, int http_status, std::string body) {
+  if (times <= 0) return;
+  const std::lock_guard<std::mutex> lock(mu_);
+  faults_.push_back(
+      {std::move(method), std::move(path_prefix), times, kind, http_status, std::move(body)});
+}
+
+void FaultTransport::ClearFaults() {
+  const std::lock_guard<std::mutex> lock(mu_);
+  faults_.clear();
+}
+
+void FaultTransport::SetResponseRewriter(
+    std::function<void(const HttpRequest&, HttpResponse&)> rewriter) {
+  const std::lock_guard<std::mutex> lock(mu_);
+  rewriter_ = std::move(rewriter);
+}
+
+}  // namespace oversync::oversqlite::testing
