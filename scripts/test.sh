@@ -33,11 +33,12 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan
 run_ctest asan --preset asan
 
-stage "server runtime concurrency tests under ThreadSanitizer"
-cmake --preset tsan -DOVERSYNC_BUILD_APPS=OFF >/dev/null
-cmake --build --preset tsan --target oversync_runtime_test oversync_bootstrap_test
+stage "server runtime and client SDK concurrency tests under ThreadSanitizer"
+cmake --preset tsan -DOVERSYNC_BUILD_APPS=ON >/dev/null
+cmake --build --preset tsan --target oversync_runtime_test oversync_bootstrap_test \
+  oversqlite_lifecycle_test oversqlite_push_test
 if ! TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" bash scripts/with-postgres.sh \
-     bash -c 'build/tsan/libs/server/oversync_runtime_test && build/tsan/libs/server/oversync_bootstrap_test' \
+     bash -c 'build/tsan/libs/server/oversync_runtime_test && build/tsan/libs/server/oversync_bootstrap_test && build/tsan/libs/oversqlite/tests/oversqlite_lifecycle_test && build/tsan/libs/oversqlite/tests/oversqlite_push_test' \
      >"$LOGDIR/tsan.log" 2>&1; then
   tail -60 "$LOGDIR/tsan.log"; echo "ThreadSanitizer stage failed"; exit 1
 fi

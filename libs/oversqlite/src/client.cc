@@ -772,12 +772,40 @@ std::string_view AuthorityStatusName(AuthorityStatus s) noexcept {
   return "";
 }
 
+namespace {
+
+// Opens a connection with the settings every oversqlite connection uses: serialized mode (the
+// handle may be used from the background threads), foreign keys on, a 5 s busy timeout (the
+// client's and the application's connections take turns writing).
+Result<internal::DbPtr> OpenConnection(const char* path, bool create) {
+  sqlite3* raw = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
+  const int rc = sqlite3_open_v2(path, &raw, flags, nullptr);
+  internal::DbPtr db(raw);  // owns the handle even when open failed
+  if (rc != SQLITE_OK) return Error(internal::SqliteError(raw, rc, fmt::format("open {}", path)));
+  sqlite3_busy_timeout(db.get(), 5000);
+  OVERSYNC_RETURN_IF_ERROR(internal::Exec(db.get(), "PRAGMA foreign_keys = ON"));
+  return db;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Client>> Client::Create(sqlite3* db, std::string base_url, TokenProvider token_provider,
                                                Config config, ClientDeps deps) {
   if (db == nullptr) return Error(ErrorCode::kInvalidArgument, "database handle must not be null");
   if (TrimAsciiSpace(config.schema).empty()) return Error(ErrorCode::kInvalidArgument, "config.Schema must be provided");
   auto impl = std::make_unique<Impl>();
-  impl->db_ = db;
+  impl->app_db_ = db;
+  // The application's handle gets foreign keys too (client.md §1.2 step 3): local cascades are
+  // captured like any other write.
+  OVERSYNC_RETURN_IF_ERROR(internal::Exec(db, "PRAGMA foreign_keys = ON"));
+  const char* file = sqlite3_db_filename(db, "main");
+  if (file != nullptr && *file != '\0') {
+    OVERSYNC_ASSIGN_OR_RETURN(impl->owned_db_, OpenConnection(file, false));
+    impl->db_ = impl->owned_db_.get();
+  } else {
+    impl->db_ = db;  // in-memory: one connection; the application must not write during operations
+  }
   impl->base_url_ = std::move(base_url);
   impl->token_provider_ = std::move(token_provider);
   if (config.upload_limit <= 0) config.upload_limit = 1000;
@@ -812,16 +840,11 @@ Result<std::unique_ptr<Client>> Client::Create(sqlite3* db, std::string base_url
 Result<std::unique_ptr<Client>> Client::CreateForPath(const std::string& path, std::string base_url,
                                                       TokenProvider token_provider, Config config,
                                                       ClientDeps deps) {
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  internal::DbPtr db(raw);  // owns the handle even when open failed
-  if (rc != SQLITE_OK) return Error(internal::SqliteError(raw, rc, fmt::format("open {}", path)));
-  sqlite3_busy_timeout(db.get(), 5000);
+  OVERSYNC_ASSIGN_OR_RETURN(internal::DbPtr app_db, OpenConnection(path.c_str(), true));
   OVERSYNC_ASSIGN_OR_RETURN(std::unique_ptr<Client> client,
-                            Create(db.get(), std::move(base_url), std::move(token_provider), std::move(config),
+                            Create(app_db.get(), std::move(base_url), std::move(token_provider), std::move(config),
                                    std::move(deps)));
-  client->impl_->owned_db_ = std::move(db);
+  client->impl_->owned_app_db_ = std::move(app_db);
   return client;
 }
 
@@ -832,7 +855,7 @@ Client::~Client() {
   Close();
 }
 
-sqlite3* Client::db() const noexcept { return impl_->db_; }
+sqlite3* Client::db() const noexcept { return impl_->app_db_; }
 
 Status Client::Open() {
   OVERSYNC_ASSIGN_OR_RETURN(auto lock, impl_->AcquireOp());
@@ -878,6 +901,7 @@ Status Client::UninstallSync() {
 }
 
 void Client::Close() {
+  impl_->StopBackground();  // the loops and an open watch stream end with the client
   std::lock_guard lock(impl_->op_mutex_);  // waits for an in-flight operation
   impl_->closed_.store(true);
   impl_->ClearStatementCache();
@@ -946,7 +970,7 @@ void Client::SetResolver(Resolver resolver) {
   std::lock_guard lock(impl_->hooks_mutex_);
   impl_->resolver_ = std::move(resolver);
 }
-void Client::SetBeforePushFreezeHook(PushHook hook) {
+void Client::SetBeforePushFreezeHook(FreezeHook hook) {
   std::lock_guard lock(impl_->hooks_mutex_);
   impl_->before_freeze_hook_ = std::move(hook);
 }

@@ -307,8 +307,13 @@ class Client::Impl {
   void Log(LogLevel level, std::string_view message) const;
 
   // ---- state ----
-  sqlite3* db_ = nullptr;           // the connection used by every operation
-  internal::DbPtr owned_db_;        // set when the client opened the file itself
+  // The client's own connection: every operation runs on it, so the application's statements on
+  // its handle never join a client transaction (or vice versa). Equal to app_db_ only for
+  // databases without a file (in-memory/temp), where a second connection is impossible.
+  sqlite3* db_ = nullptr;
+  internal::DbPtr owned_db_;        // db_ when the client opened it
+  sqlite3* app_db_ = nullptr;       // the application's handle (Client::db())
+  internal::DbPtr owned_app_db_;    // app_db_ when CreateForPath opened it
   std::string base_url_;
   TokenProvider token_provider_;
   Config config_;
@@ -337,7 +342,7 @@ class Client::Impl {
   bool connected_ = false;
 
   Resolver resolver_;
-  PushHook before_freeze_hook_;
+  FreezeHook before_freeze_hook_;
   PushHook before_commit_hook_;
   PushHook before_replay_hook_;
   std::mutex hooks_mutex_;  // guards resolver_ and the hooks
@@ -376,6 +381,12 @@ class Client::Impl {
     std::lock_guard lock(hooks_mutex_);
     PushHook taken = std::move(hook);
     hook = nullptr;
+    return taken;
+  }
+  FreezeHook TakeFreezeHook() {
+    std::lock_guard lock(hooks_mutex_);
+    FreezeHook taken = std::move(before_freeze_hook_);
+    before_freeze_hook_ = nullptr;
     return taken;
   }
   Resolver CurrentResolver() {

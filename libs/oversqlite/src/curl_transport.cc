@@ -181,6 +181,12 @@ ErrorCode CodeForCurlError(CURLcode code) {
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
       return ErrorCode::kInvalidArgument;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+      // A certificate problem is configuration, not a flaky network: never retried.
+      return ErrorCode::kIo;
     default:
       // Refused, reset, resolve failures, truncated answers, TLS failures: the network is the
       // likeliest cause, and the client's retry policy decides what to do with them.

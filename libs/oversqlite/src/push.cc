@@ -496,7 +496,7 @@ Result<std::vector<PushRow>> FreezeDirtyRows(ImplT& impl) {
   }
 
   // client.md §1.7: the freeze hook runs inside the tx; its error rolls the freeze back.
-  if (PushHook hook = impl.TakeHook(impl.before_freeze_hook_)) OVERSYNC_RETURN_IF_ERROR(hook());
+  if (FreezeHook hook = impl.TakeFreezeHook()) OVERSYNC_RETURN_IF_ERROR(hook(impl.db_));
   OVERSYNC_RETURN_IF_ERROR(tx.Commit());
   return frozen;
 }

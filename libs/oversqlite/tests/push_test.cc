@@ -48,6 +48,15 @@ CREATE TABLE IF NOT EXISTS categories (
   id TEXT PRIMARY KEY, name TEXT NOT NULL,
   parent_id TEXT REFERENCES categories(id) ON DELETE CASCADE);
 CREATE TABLE IF NOT EXISTS files (id BLOB PRIMARY KEY, name TEXT NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS file_reviews (
+  id BLOB PRIMARY KEY, review TEXT NOT NULL,
+  file_id BLOB NOT NULL REFERENCES files(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE IF NOT EXISTS teams (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL,
+  captain_member_id TEXT REFERENCES team_members(id) DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE IF NOT EXISTS team_members (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL,
+  team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
 )sql";
 
 int ExecCallback(void* /*unused*/, int /*n*/, char** /*values*/, char** /*names*/) { return 0; }
@@ -67,10 +76,12 @@ struct Device {
     sqlite3_free(error);
     ASSERT_EQ(rc, SQLITE_OK) << sql << ": " << message;
   }
-  std::string Text(const std::string& sql) const {
+  std::string Text(const std::string& sql) const { return TextOn(db(), sql); }
+  // `on` may be the client's connection handed to a freeze hook (it sees the open freeze tx).
+  static std::string TextOn(sqlite3* on, const std::string& sql) {
     sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db(), sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
-        << sql << ": " << sqlite3_errmsg(db());
+    EXPECT_EQ(sqlite3_prepare_v2(on, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << sql << ": " << sqlite3_errmsg(on);
     std::string out = "<none>";
     if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
       const unsigned char* text = sqlite3_column_text(stmt, 0);
@@ -118,9 +129,13 @@ class PushTest : public ::testing::Test {
   }
 
   static Config MakeConfig() {
-    Config config = DefaultConfig(
-        "business",
-        {{"users", "id", {}}, {"posts", "id", {}}, {"categories", "id", {}}, {"files", "id", {}}});
+    Config config = DefaultConfig("business", {{"users", "id", {}},
+                                               {"posts", "id", {}},
+                                               {"categories", "id", {}},
+                                               {"files", "id", {}},
+                                               {"file_reviews", "id", {}},
+                                               {"teams", "id", {}},
+                                               {"team_members", "id", {}}});
     RetryPolicy retry;
     retry.max_attempts = 3;
     retry.initial_backoff = Duration(1);
@@ -148,7 +163,8 @@ class PushTest : public ::testing::Test {
   }
 
   // (Re)starts the client on the device's file: CreateForPath, Open, Attach.
-  void Start(Device& device, const std::function<void(Config&)>& tweak = nullptr) {
+  void Start(Device& device, const std::function<void(Config&)>& tweak = nullptr,
+             bool attach = true) {
     device.client.reset();
     Result<std::shared_ptr<Transport>> curl = MakeCurlTransport();
     ASSERT_TRUE(curl.has_value()) << curl.error().ToString();
@@ -164,6 +180,7 @@ class PushTest : public ::testing::Test {
     device.client = std::move(*client);
     Status opened = device.client->Open();
     ASSERT_TRUE(opened.ok()) << opened.ToString();
+    if (!attach) return;
     Result<AttachResult> attached = device.client->Attach(kUser);
     ASSERT_TRUE(attached.has_value()) << attached.error().ToString();
     ASSERT_EQ(attached->status, AttachStatus::kConnected);
@@ -222,8 +239,8 @@ TEST_F(PushTest, RepeatedEditsCollapseAndReplayCapturesLaterWritesAsUpdate) {
   d.Exec(fmt::format("UPDATE users SET name = 'c' WHERE id = '{}'", Uuid(1)));
   EXPECT_EQ(d.Dirty(), 1);
   std::string uploaded_op;
-  d.client->SetBeforePushFreezeHook([&]() -> Status {
-    uploaded_op = d.Text("SELECT op FROM _sync_outbox_rows");
+  d.client->SetBeforePushFreezeHook([&](sqlite3* tx_db) -> Status {
+    uploaded_op = Device::TextOn(tx_db, "SELECT op FROM _sync_outbox_rows");
     return {};
   });
   PushReport report = MustPush(d);
@@ -240,8 +257,8 @@ TEST_F(PushTest, RepeatedEditsCollapseAndReplayCapturesLaterWritesAsUpdate) {
   EXPECT_EQ(d.Int("SELECT apply_mode FROM _sync_apply_state"), 0);
   // Item 24: the replay wrote nothing dirty; a later local write is captured as an UPDATE.
   d.Exec(fmt::format("UPDATE users SET name = 'd' WHERE id = '{}'", Uuid(1)));
-  d.client->SetBeforePushFreezeHook([&]() -> Status {
-    uploaded_op = d.Text("SELECT op || ':' || base_row_version FROM _sync_outbox_rows");
+  d.client->SetBeforePushFreezeHook([&](sqlite3* tx_db) -> Status {
+    uploaded_op = Device::TextOn(tx_db, "SELECT op || ':' || base_row_version FROM _sync_outbox_rows");
     return {};
   });
   EXPECT_EQ(MustPush(d).outcome, PushOutcome::kCommitted);
@@ -267,10 +284,10 @@ TEST_F(PushTest, FreezeClassifiesRowsDropsNoOpsAndIsAtomic) {
   EXPECT_EQ(d.Dirty(), 4);
 
   std::vector<std::string> frozen;
-  d.client->SetBeforePushFreezeHook([&]() -> Status {
+  d.client->SetBeforePushFreezeHook([&](sqlite3* tx_db) -> Status {
     sqlite3_stmt* stmt = nullptr;
     sqlite3_prepare_v2(
-        d.db(),
+        tx_db,
         "SELECT op, base_row_version, local_payload IS NULL, key_json FROM _sync_outbox_rows "
         "ORDER BY row_ordinal",
         -1, &stmt, nullptr);
@@ -368,10 +385,10 @@ TEST_F(PushTest, OrdersParentsFirstForUpsertsAndChildrenFirstForDeletes) {
                      Uuid(20)));
   d.Exec("PRAGMA foreign_keys = ON");
   std::vector<std::string> order;
-  auto capture = [&]() -> Status {
+  auto capture = [&](sqlite3* tx_db) -> Status {
     order.clear();
     sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(d.db(),
+    sqlite3_prepare_v2(tx_db,
                        "SELECT op || ' ' || table_name FROM _sync_outbox_rows ORDER BY row_ordinal",
                        -1, &stmt, nullptr);
     while (sqlite3_step(stmt) == SQLITE_ROW) {
@@ -891,6 +908,254 @@ TEST_F(PushConflictTest, RetryExhaustionLeavesReplayableDirtyState) {
   EXPECT_EQ(ServerUserName(1), "from-b");
 }
 
+// §9 62 —
+// TestPushPending_StructuredConflictInvalidResolutionForDeletedAuthoritativeUpdateRestoresReplayableDirtyState:
+// KeepLocal (and KeepMerged) for an UPDATE whose server row was deleted is invalid; every outbox
+// row comes back as a dirty row and nothing else changes.
+TEST_F(PushConflictTest, KeepLocalForUpdateOfDeletedServerRowIsInvalid) {
+  a_ = &StartedDevice();
+  InsertUser(*a_, 1, "orig");
+  ASSERT_EQ(MustPush(*a_).outcome, PushOutcome::kCommitted);
+  b_ = &StartedDevice();
+  a_->Exec(fmt::format("DELETE FROM users WHERE id = '{}'", Uuid(1)));
+  ASSERT_EQ(MustPush(*a_).outcome, PushOutcome::kCommitted);
+  b_->Exec(fmt::format("UPDATE users SET name = 'from-b' WHERE id = '{}'", Uuid(1)));
+  InsertUser(*b_, 2, "sibling");
+  const std::int64_t checkpoint = b_->Checkpoint();
+
+  std::optional<ConflictContext> seen;
+  b_->client->SetResolver([&](const ConflictContext& context) -> Result<MergeResult> {
+    seen = context;
+    return MergeResult::KeepLocal();
+  });
+  Result<PushReport> failed = b_->client->PushPending();
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(ClientErrorKindOf(failed.error()), ClientErrorKind::kInvalidConflictResolution)
+      << failed.error().ToString();
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->local_op, "UPDATE");
+  EXPECT_TRUE(seen->server_row_deleted);
+  EXPECT_EQ(seen->server_row_version, 2);
+  auto expect_restored = [&]() {
+    EXPECT_EQ(b_->OutboxState(), "none");
+    EXPECT_EQ(b_->OutboxRows(), 0);
+    EXPECT_EQ(b_->Dirty(), 2);
+    EXPECT_EQ(b_->Text(fmt::format("SELECT op || ':' || base_row_version || ':' || "
+                                   "json_extract(payload, '$.name') FROM _sync_dirty_rows WHERE "
+                                   "key_json LIKE '%{}%'",
+                                   Uuid(1))),
+              "UPDATE:1:from-b");
+    EXPECT_EQ(b_->Text(fmt::format("SELECT op || ':' || base_row_version FROM _sync_dirty_rows "
+                                   "WHERE key_json LIKE '%{}%'",
+                                   Uuid(2))),
+              "INSERT:0");
+    // Nothing else changed: business row, row state, bundle id, checkpoint.
+    EXPECT_EQ(b_->Text(fmt::format("SELECT name FROM users WHERE id = '{}'", Uuid(1))), "from-b");
+    EXPECT_EQ(b_->Text(fmt::format("SELECT row_version || ':' || deleted FROM _sync_row_state "
+                                   "WHERE key_json LIKE '%{}%'",
+                                   Uuid(1))),
+              "1:0");
+    EXPECT_EQ(b_->NextBundleId(), 1);
+    EXPECT_EQ(b_->Checkpoint(), checkpoint);
+  };
+  expect_restored();
+
+  // KeepMerged with a well-formed payload is just as invalid for a deleted server row.
+  b_->client->SetResolver([](const ConflictContext& context) -> Result<MergeResult> {
+    return MergeResult::KeepMerged(*context.local_payload);
+  });
+  failed = b_->client->PushPending();
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(ClientErrorKindOf(failed.error()), ClientErrorKind::kInvalidConflictResolution)
+      << failed.error().ToString();
+  expect_restored();
+
+  // Server wins converges: the row is deleted locally, the sibling is pushed.
+  b_->client->SetResolver(ServerWinsResolver());
+  Result<PushReport> pushed = b_->client->PushPending();
+  ASSERT_TRUE(pushed.has_value()) << pushed.error().ToString();
+  EXPECT_EQ(b_->Dirty(), 0);
+  EXPECT_EQ(b_->Int(fmt::format("SELECT count(*) FROM users WHERE id = '{}'", Uuid(1))), 0);
+  EXPECT_EQ(ServerUserName(2), "sibling");
+  EXPECT_EQ(ServerText(fmt::format("SELECT count(*) FROM business.users WHERE id = '{}'", Uuid(1))),
+            "0");
+}
+
+// docs/compatibility.md 40 (client.md §4.6 BLOB [QUIRK]): KeepLocal and KeepMerged built from the
+// local (hex) payload on a BLOB-keyed table with a BLOB FK (files / file_reviews) converge to the
+// right bytes and references on the server. Go decodes the hex with the wire rules and fails.
+TEST_F(PushConflictTest, KeepLocalAndKeepMergedOnBlobForeignKeyTableConverge) {
+  const std::string f1 = "00112233445566778899aabbccdd0001";
+  const std::string f2 = "00112233445566778899aabbccdd0002";
+  const std::string rv = "00112233445566778899aabbccdd00ff";
+  const std::string f1_uuid = "00112233-4455-6677-8899-aabbccdd0001";
+  const std::string f2_uuid = "00112233-4455-6677-8899-aabbccdd0002";
+  a_ = &StartedDevice();
+  a_->Exec(fmt::format("INSERT INTO files (id, name, data) VALUES (x'{}', 'f1', x'01')", f1));
+  a_->Exec(fmt::format("INSERT INTO files (id, name, data) VALUES (x'{}', 'f2', x'02')", f2));
+  a_->Exec(fmt::format("INSERT INTO file_reviews (id, review, file_id) VALUES (x'{}', 'v1', x'{}')",
+                       rv, f1));
+  ASSERT_EQ(MustPush(*a_).outcome, PushOutcome::kCommitted);
+  b_ = &StartedDevice();
+  ASSERT_EQ(b_->Int("SELECT count(*) FROM file_reviews"), 1);
+  a_->Exec("UPDATE file_reviews SET review = 'from-a'");
+  a_->Exec(fmt::format("UPDATE files SET data = x'aa' WHERE id = x'{}'", f1));
+  ASSERT_EQ(MustPush(*a_).outcome, PushOutcome::kCommitted);
+
+  // B is stale on both rows: KeepLocal re-points the review to f2 and rewrites f1's bytes.
+  b_->Exec(fmt::format("UPDATE file_reviews SET review = 'from-b', file_id = x'{}'", f2));
+  b_->Exec(fmt::format("UPDATE files SET data = x'bbbb' WHERE id = x'{}'", f1));
+  b_->client->SetResolver(ClientWinsResolver());
+  EXPECT_EQ(MustPush(*b_).outcome, PushOutcome::kCommitted);
+  EXPECT_EQ(ServerText("SELECT review || ':' || file_id::text FROM business.file_reviews"),
+            "from-b:" + f2_uuid);
+  EXPECT_EQ(ServerText(fmt::format("SELECT encode(data, 'hex') FROM business.files WHERE id = '{}'",
+                                   f1_uuid)),
+            "bbbb");
+  EXPECT_EQ(b_->Dirty(), 0);
+  EXPECT_EQ(b_->Text("SELECT lower(hex(file_id)) FROM file_reviews"), f2);
+
+  // A is stale now: KeepMerged from its local payload (hex BLOB key and FK), review merged, FK
+  // back to f1.
+  a_->Exec(fmt::format("UPDATE file_reviews SET review = 'a2', file_id = x'{}'", f1));
+  std::string merged_file_id;
+  a_->client->SetResolver([&](const ConflictContext& context) -> Result<MergeResult> {
+    protocol::JsonValue out = protocol::JsonValue::Object();
+    for (const auto& member : context.local_payload->as_object()) {
+      if (member.key == "file_id") merged_file_id = member.value.as_string();
+      out.Add(member.key,
+              member.key == "review" ? protocol::JsonValue::String("merged") : member.value);
+    }
+    return MergeResult::KeepMerged(std::move(out));
+  });
+  EXPECT_EQ(MustPush(*a_).outcome, PushOutcome::kCommitted);
+  EXPECT_EQ(merged_file_id, f1);  // the resolver really saw the local hex encoding
+  EXPECT_EQ(ServerText("SELECT review || ':' || file_id::text FROM business.file_reviews"),
+            "merged:" + f1_uuid);
+  EXPECT_EQ(a_->Text("SELECT review || ':' || lower(hex(file_id)) || ':' || lower(hex(id)) FROM "
+                     "file_reviews"),
+            "merged:" + f1 + ":" + rv);
+  EXPECT_EQ(a_->Dirty(), 0);
+  // B converges on the same bytes.
+  ASSERT_TRUE(b_->client->PullToStable().has_value());
+  EXPECT_EQ(b_->Text("SELECT review || ':' || lower(hex(file_id)) FROM file_reviews"),
+            "merged:" + f1);
+  EXPECT_EQ(b_->Text(fmt::format("SELECT lower(hex(data)) FROM files WHERE id = x'{}'", f1)),
+            "bbbb");
+}
+
+// §9 48 — TestPushPending_AuthoritativeReplayRunsWithDeferredForeignKeys (FK-cycle half): a team
+// and its captain reference each other (deferred FKs in the SQLite DDL); both travel in one
+// bundle, commit on the server, replay locally, and a peer pulls them in one bundle.
+TEST_F(PushTest, FkCycleInOneBundlePushesReplaysAndPulls) {
+  Device& peer = StartedDevice();
+  Device& d = StartedDevice();
+  d.Exec(
+      fmt::format("BEGIN; "
+                  "INSERT INTO teams (id, name, captain_member_id) VALUES ('{0}', 'team', '{1}'); "
+                  "INSERT INTO team_members (id, name, team_id) VALUES ('{1}', 'captain', '{0}'); "
+                  "COMMIT;",
+                  Uuid(70), Uuid(71)));
+  EXPECT_EQ(d.Dirty(), 2);
+  EXPECT_EQ(MustPush(d).outcome, PushOutcome::kCommitted);
+  EXPECT_EQ(d.Dirty(), 0);
+  EXPECT_EQ(d.Checkpoint(), 1);
+  EXPECT_EQ(d.Int("SELECT count(*) FROM _sync_row_state WHERE row_version = 1 AND table_name IN "
+                  "('teams', 'team_members')"),
+            2);
+  EXPECT_EQ(ServerText("SELECT count(*) FROM sync.bundle_log"), "1");
+  EXPECT_EQ(ServerText(fmt::format("SELECT t.name || ':' || m.name FROM business.teams t JOIN "
+                                   "business.team_members m ON m.id = t.captain_member_id AND "
+                                   "m.team_id = t.id WHERE t.id = '{}'",
+                                   Uuid(70))),
+            "team:captain");
+  EXPECT_EQ(d.Text("PRAGMA foreign_key_check"), "<none>");
+
+  // The peer applies the cycle from one pulled bundle (deferred FKs while applying).
+  Result<RemoteSyncReport> pulled = peer.client->PullToStable();
+  ASSERT_TRUE(pulled.has_value()) << pulled.error().ToString();
+  EXPECT_EQ(peer.Text(fmt::format("SELECT captain_member_id FROM teams WHERE id = '{}'", Uuid(70))),
+            Uuid(71));
+  EXPECT_EQ(peer.Text("PRAGMA foreign_key_check"), "<none>");
+
+  // Deleting the cycle (the cascade removes the member) is one bundle too.
+  d.Exec(
+      fmt::format("BEGIN; UPDATE teams SET captain_member_id = NULL WHERE id = '{0}'; "
+                  "DELETE FROM teams WHERE id = '{0}'; COMMIT;",
+                  Uuid(70)));
+  EXPECT_EQ(MustPush(d).outcome, PushOutcome::kCommitted);
+  EXPECT_EQ(ServerText("SELECT count(*) FROM business.team_members"), "0");
+  EXPECT_EQ(ServerText("SELECT count(*) FROM business.teams"), "0");
+  ASSERT_TRUE(peer.client->PullToStable().has_value());
+  EXPECT_EQ(peer.Int("SELECT count(*) FROM teams"), 0);
+  EXPECT_EQ(peer.Int("SELECT count(*) FROM team_members"), 0);
+}
+
+// §9 101 — lifecycle_test.go: TestDetach_BlocksWhenCommittedRemoteOutboxExists: a bundle the
+// server committed but the client has not replayed blocks Detach (count 1) until it is replayed.
+TEST_F(PushTest, DetachBlockedByCommittedRemoteOutbox) {
+  Device& d = StartedDevice();
+  InsertUser(d, 1, "a");
+  d.client->SetBeforePushReplayHook([] { return HookError(); });
+  ASSERT_FALSE(d.client->PushPending().has_value());
+  ASSERT_EQ(d.OutboxState(), "committed_remote");
+  EXPECT_EQ(d.Dirty(), 0);
+  Result<PendingSyncStatus> pending = d.client->GetPendingSyncStatus();
+  ASSERT_TRUE(pending.has_value()) << pending.error().ToString();
+  EXPECT_TRUE(pending->blocks_detach);
+  EXPECT_EQ(pending->pending_row_count, 1);
+  Result<DetachResult> detached = d.client->Detach();
+  ASSERT_TRUE(detached.has_value()) << detached.error().ToString();
+  EXPECT_EQ(detached->outcome, DetachOutcome::kBlockedUnsyncedData);
+  EXPECT_EQ(detached->pending_row_count, 1);
+  EXPECT_EQ(d.client->user_id(), kUser);
+  EXPECT_EQ(d.OutboxState(), "committed_remote");
+  EXPECT_EQ(d.Int("SELECT count(*) FROM users"), 1);
+
+  EXPECT_EQ(MustPush(d).outcome, PushOutcome::kCommitted);
+  detached = d.client->Detach();
+  ASSERT_TRUE(detached.has_value()) << detached.error().ToString();
+  EXPECT_EQ(detached->outcome, DetachOutcome::kDetached);
+  EXPECT_EQ(ServerUserName(1), "a");
+}
+
+// docs/compatibility.md 48: an anonymous insert+delete (a no-op) is the only dirty row when the
+// device attaches; the freeze deletes it durably (Go rolled the deletion back, so the row stayed
+// dirty and blocked every pull), the push is no_change without a push session, and pulls work.
+TEST_F(PushTest, AnonymousNoOpOnlyFreezeIsCommittedAndDoesNotBlockPulls) {
+  Device& d = NewDevice();
+  Start(d, nullptr, /*attach=*/false);
+  InsertUser(d, 1, "temp");
+  d.Exec(fmt::format("DELETE FROM users WHERE id = '{}'", Uuid(1)));
+  EXPECT_EQ(d.Dirty(), 1);
+  Result<AttachResult> attached = d.client->Attach(kUser);
+  ASSERT_TRUE(attached.has_value()) << attached.error().ToString();
+  EXPECT_EQ(attached->outcome, AttachOutcome::kSeededFromLocal);
+  d.transport->ResetCounts();
+  EXPECT_EQ(MustPush(d).outcome, PushOutcome::kNoChange);
+  EXPECT_EQ(d.Dirty(), 0);
+  EXPECT_EQ(d.OutboxState(), "none");
+  EXPECT_EQ(d.transport->Count("POST", "/sync/push-sessions"), 0);
+  // Durable: a restart still has nothing dirty, so the client no longer rejects pulls as dirty
+  // (Go: DirtyStateRejected forever). The scope is still initializing under this device's seed
+  // lease, so the server answers scope_initializing until the device seeds something.
+  Start(d);
+  EXPECT_EQ(d.Dirty(), 0);
+  Result<RemoteSyncReport> pulled = d.client->PullToStable();
+  ASSERT_FALSE(pulled.has_value());
+  EXPECT_NE(ClientErrorKindOf(pulled.error()), ClientErrorKind::kDirtyStateRejected)
+      << pulled.error().ToString();
+  EXPECT_EQ(pulled.error().code(), ErrorCode::kScopeInitializing) << pulled.error().ToString();
+  // A real write seeds the scope with the pending lease; then pulls work.
+  InsertUser(d, 2, "real");
+  EXPECT_EQ(MustPush(d).outcome, PushOutcome::kCommitted);
+  pulled = d.client->PullToStable();
+  ASSERT_TRUE(pulled.has_value()) << pulled.error().ToString();
+  EXPECT_EQ(ServerUserName(2), "real");
+  EXPECT_EQ(ServerText(fmt::format("SELECT count(*) FROM business.users WHERE id = '{}'", Uuid(1))),
+            "0");
+}
+
 // §9 55 — TestPushPending_ConflictLeavesDirtyRowsIntact: an unstructured push_conflict is a plain
 // error and the outbox stays frozen under the same bundle id.
 TEST_F(PushTest, UnstructuredConflictLeavesOutboxFrozen) {
@@ -942,10 +1207,15 @@ TEST_F(PushTest, ForkedCrashesAtEveryDurableBoundaryConverge) {
           d.client->SetBeforePushReplayHook([]() -> Status { ::_exit(0); });
           break;
         case Point::kMidReplay:
-          // Dies after the replay tx has written the business row but before it commits.
-          sqlite3_create_function(
-              d.db(), "crash_now", 0, SQLITE_UTF8, nullptr,
-              [](sqlite3_context*, int, sqlite3_value**) { ::_exit(0); }, nullptr, nullptr);
+          // Dies after the replay tx has written the business row but before it commits. The
+          // replay runs on the client's own connection: the freeze hook hands it over, so the
+          // function is registered there.
+          d.client->SetBeforePushFreezeHook([](sqlite3* tx_db) -> Status {
+            sqlite3_create_function(
+                tx_db, "crash_now", 0, SQLITE_UTF8, nullptr,
+                [](sqlite3_context*, int, sqlite3_value**) { ::_exit(0); }, nullptr, nullptr);
+            return {};
+          });
           d.Exec(
               "CREATE TRIGGER IF NOT EXISTS crash_mid_replay AFTER UPDATE ON users WHEN "
               "(SELECT apply_mode FROM _sync_apply_state) = 1 BEGIN SELECT crash_now(); END");

@@ -10,14 +10,18 @@
 // connect) -> Sync / PushPending / PullToStable / Rebuild ... -> Detach / Close.
 //
 // Ownership: the Client never owns the sqlite3 handle it was given (Create with a handle); it owns
-// the handle it opened itself (CreateForPath). At most one live Client per database file per
-// process (kDatabaseAlreadyOwned); Close or destruction releases the claim.
+// the handle it opened itself (CreateForPath, returned by db()). For a database file the client
+// runs its own work on a second, private connection to the same file, so the application's
+// statements on its handle never become part of a client transaction; SQLite's single-writer
+// rule makes the two take turns (both connections wait up to 5 s when busy; the handle passed to
+// Create keeps the application's own busy settings). An in-memory database has no second
+// connection: then the application must not use the handle while an operation runs. At most one
+// live Client per database file per process (kDatabaseAlreadyOwned); Close or destruction
+// releases the claim.
 //
 // Thread-safety: every public method may be called from any thread. Lifecycle and sync
 // operations take one client-wide try-lock and fail fast with kSyncOperationInProgress when
-// another one runs; Close waits. The database handle must not be used by the application while
-// an operation runs on another thread unless it was opened in serialized mode (SQLite's default).
-// No SQLite transaction is ever held open across a network call.
+// another one runs; Close waits. No SQLite transaction is ever held open across a network call.
 //
 // Errors: every operation returns Result<T>/Status; client.md §1.9 categories are in errors.h.
 #ifndef OVERSYNC_OVERSQLITE_CLIENT_H_
@@ -234,6 +238,10 @@ inline Resolver DefaultResolver() { return ServerWinsResolver(); }
 
 // Test/debug hooks (client.md §1.7): one-shot, cleared when fired; an error aborts the operation.
 using PushHook = std::function<Status()>;
+// The freeze hook runs inside the freeze transaction, on the client's own connection, which it
+// receives: only that connection sees the frozen (uncommitted) outbox. An error rolls the freeze
+// back.
+using FreezeHook = std::function<Status(sqlite3* freeze_tx_db)>;
 
 // ---- the client ----
 
@@ -251,7 +259,7 @@ class Client {
                                                 TokenProvider token_provider, Config config,
                                                 ClientDeps deps = {});
   // Opens (creating if needed) the SQLite file at `path` (WAL, foreign keys on, busy timeout
-  // 5 s) and owns that handle.
+  // 5 s, serialized mode) for the application (db()) and owns that handle.
   static Result<std::unique_ptr<Client>> CreateForPath(const std::string& path,
                                                        std::string base_url,
                                                        TokenProvider token_provider,
@@ -265,7 +273,7 @@ class Client {
   // Stops the background loops and calls Close().
   ~Client();
 
-  // The database handle the client works on (owned by the client only for CreateForPath).
+  // The application's database handle (owned by the client only for CreateForPath).
   sqlite3* db() const noexcept;
 
   // ---- lifecycle (client.md §1.5) ----
@@ -277,8 +285,8 @@ class Client {
   Result<SyncStatus> GetSyncStatus();
   Result<SourceInfo> GetSourceInfo();
   Status UninstallSync();
-  // Waits for an in-flight operation, marks the client closed, releases the database claim.
-  // Idempotent. Does not close a handle the application passed in.
+  // Stops the background loops, waits for an in-flight operation, marks the client closed,
+  // releases the database claim. Idempotent. Does not close a handle the application passed in.
   void Close();
 
   // ---- sync (client.md §1.6) ----
@@ -300,7 +308,7 @@ class Client {
 
   // ---- hooks and diagnostics ----
   void SetResolver(Resolver resolver);
-  void SetBeforePushFreezeHook(PushHook hook);
+  void SetBeforePushFreezeHook(FreezeHook hook);
   void SetBeforePushCommitHook(PushHook hook);
   void SetBeforePushReplayHook(PushHook hook);
   PushTransferDiagnostics GetPushTransferDiagnostics() const;
