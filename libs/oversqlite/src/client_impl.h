@@ -128,6 +128,10 @@ struct RebuildOptions {
   bool require_fresh_source = false;
   bool clear_source_recovery = false;
   std::int64_t advance_source_floor = 0;  // 0 = none
+  // Attach's remote_authoritative replace discards local rows and edits by design (client.md
+  // §7.3). Every other rebuild carries dirty rows captured before the final apply through it
+  // (re-applied over the snapshot and requeued), so a rebuild never loses a local edit.
+  bool discard_local_edits = false;
 };
 
 // A snapshot session as created by the server (client.md §6.1 step 3).
@@ -136,6 +140,10 @@ struct StagedSnapshot {
   std::int64_t snapshot_bundle_seq = 0;
   std::int64_t row_count = 0;
 };
+
+// Go's url.PathEscape: one path segment (push ids, snapshot ids) with everything outside the
+// unreserved set and "$&+,:;=@" percent-encoded (Appendix A).
+std::string PathEscape(std::string_view segment);
 
 // Appends `s` as SQLite 3.40's json_object renders a string (the encoder behind key_json).
 void AppendSqliteJsonString(std::string_view s, std::string& out);

@@ -5,6 +5,8 @@
 //   wire key         {"<lower key col>":"<text | dashed UUID>"}
 //   local payload    BLOBs as lowercase hex (what the capture triggers write)
 //   wire payload     UUID text for key/reference BLOBs, standard base64 for other BLOBs
+#include <cerrno>
+#include <cstdlib>
 #include <string>
 
 #include <fmt/format.h>
@@ -227,13 +229,26 @@ Status Client::Impl::BindPayloadValue(Stmt& stmt, int index, const TableInfo& ta
     case JsonValue::Kind::kBool:
       stmt.Bind(index, static_cast<std::int64_t>(value.as_bool() ? 1 : 0));
       return Status::Ok();
-    case JsonValue::Kind::kNumber:
+    case JsonValue::Kind::kNumber: {
       if (column.is_blob) break;
+      const protocol::JsonNumber& number = value.as_number();
+      if (encoding == PayloadEncoding::kLocal && number.IsIntegerLexeme()) {
+        // Local payloads come from our own capture (json_object renders INTEGER exactly): bind
+        // them exactly, so re-applying a local edit never rounds an integer above 2^53.
+        errno = 0;
+        char* end = nullptr;
+        const long long exact = std::strtoll(number.lexeme.c_str(), &end, 10);
+        if (errno == 0 && end != nullptr && *end == '\0') {
+          stmt.Bind(index, static_cast<std::int64_t>(exact));
+          return Status::Ok();
+        }
+      }
       // Go binds every JSON number as float64 (client.md §5.3); SQLite's column affinity then
-      // stores integral values in INTEGER/NUMERIC columns as integers. Same here, so a file
-      // written by either client holds the same values.
-      stmt.BindDouble(index, value.as_number().value);
+      // stores integral values in INTEGER/NUMERIC columns as integers. Same here for server
+      // rows, so a file written by either client holds the same values.
+      stmt.BindDouble(index, number.value);
       return Status::Ok();
+    }
     case JsonValue::Kind::kString: {
       const std::string& text = value.as_string();
       if (!column.is_blob) {
@@ -292,6 +307,10 @@ Status Client::Impl::BindLocalKey(Stmt& stmt, int index, const TableInfo& table,
   auto bytes = HexDecode(local_key);
   if (!bytes && local_key.size() == 36) {
     if (auto uuid = DecodeWireUuidBytes(local_key)) bytes = *uuid;
+  }
+  if (!bytes) {
+    // client.md §1.7: SerializeRow also takes the key as exact base64 of the 16 bytes.
+    if (auto decoded = Base64Decode(local_key); decoded && decoded->size() == 16) bytes = *decoded;
   }
   if (!bytes) {
     return Status(ErrorCode::kInvalidArgument,

@@ -162,6 +162,30 @@ Status ApplyConflictPlan(ImplT& impl, const std::vector<OutboxRow>& rows,
   OVERSYNC_RETURN_IF_ERROR(Exec(impl.db_, "PRAGMA defer_foreign_keys = ON"));
   OVERSYNC_RETURN_IF_ERROR(impl.SetApplyMode(true));
 
+  // The user edited the conflicting row again after the freeze. Deviation from Go (which
+  // upserts the frozen payload and requeues it over the newer edit): a keep-local or merged
+  // resolution keeps the newest local edit as it is and only rebases its dirty row on the
+  // server's version, so the next push sends the newest values without another conflict.
+  if (!plan.requeue_op.empty()) {
+    OVERSYNC_ASSIGN_OR_RETURN(
+        Stmt newer, Prepare(impl.db_, "UPDATE _sync_dirty_rows SET base_row_version = ? WHERE "
+                                      "schema_name = ? AND table_name = ? AND key_json = ?"));
+    newer.Bind(1, plan.requeue_base)
+        .Bind(2, impl.config_.schema)
+        .Bind(3, table.name)
+        .Bind(4, conflicting.key_json);
+    OVERSYNC_RETURN_IF_ERROR(newer.Run());
+    if (sqlite3_changes(impl.db_) > 0) {
+      if (plan.row_state.has_value()) {
+        OVERSYNC_RETURN_IF_ERROR(impl.UpsertRowState(table.name, conflicting.key_json,
+                                                     plan.row_state->first, plan.row_state->second));
+      }
+      OVERSYNC_RETURN_IF_ERROR(RequeueFrozenRowsAndClearOutbox(impl, rows, &conflicting));
+      OVERSYNC_RETURN_IF_ERROR(impl.SetApplyMode(false));
+      return tx.Commit();
+    }
+  }
+
   if (plan.upsert_payload.has_value()) {
     OVERSYNC_RETURN_IF_ERROR(UpsertResolvedPayload(impl, table, plan));
   } else {

@@ -20,6 +20,26 @@ bool IsRetryableHttpStatus(int status) {
 
 }  // namespace
 
+std::string internal::PathEscape(std::string_view segment) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(segment.size());
+  for (const char c : segment) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.' || c == '~' || c == '$' || c == '&' || c == '+' ||
+                      c == ',' || c == ':' || c == ';' || c == '=' || c == '@';
+    if (keep) {
+      out += c;
+    } else {
+      const auto byte = static_cast<unsigned char>(c);
+      out += '%';
+      out += kHex[byte >> 4U];
+      out += kHex[byte & 0x0FU];
+    }
+  }
+  return out;
+}
+
 Result<HttpResponse> Client::Impl::CallRaw(std::string_view method, std::string_view path_and_query,
                                            std::optional<std::string> body, bool /*trim_base_slash*/) {
   // Go trims a trailing '/' of the base URL only for capabilities/connect/watch (client.md

@@ -208,7 +208,7 @@ Result<internal::StagedSnapshot> EnsureRemoteReplaceStaged(ImplT& impl,
                                                  session.snapshot_bundle_seq, session.row_count));
     return impl.DownloadSnapshotToStage(session);
   }();
-  impl.BestEffortDelete("/sync/snapshot-sessions/" + session.snapshot_id);
+  impl.BestEffortDelete("/sync/snapshot-sessions/" + internal::PathEscape(session.snapshot_id));
   if (!staged.ok()) return Error(std::move(staged));
   return session;
 }
@@ -249,7 +249,9 @@ Result<RestoreSummary> FinalizeRemoteReplace(ImplT& impl, const internal::Operat
   OVERSYNC_ASSIGN_OR_RETURN(internal::StagedSnapshot session, EnsureRemoteReplaceStaged(impl, op));
   OVERSYNC_RETURN_IF_ERROR(PrepareAttachedForRemoteReplace(impl, user_id, source_id));
   // ApplyStagedSnapshot requires the attached binding written just above.
-  OVERSYNC_RETURN_IF_ERROR(impl.ApplyStagedSnapshot(session, internal::RebuildOptions{}));
+  internal::RebuildOptions replace_options;
+  replace_options.discard_local_edits = true;  // remote_authoritative: the server's state wins
+  OVERSYNC_RETURN_IF_ERROR(impl.ApplyStagedSnapshot(session, replace_options));
   return RestoreSummary{session.snapshot_bundle_seq, session.row_count};
 }
 
@@ -348,8 +350,17 @@ Result<AttachResult> Client::Impl::AttachLocked(std::string_view raw_user_id) {
   }
 
   // Step 7: only dirty rows count as "pending" for the server's decision; a frozen outbox is
-  // pushed normally whatever the resolution (client.md §7.3).
-  OVERSYNC_ASSIGN_OR_RETURN(std::int64_t dirty, DirtyCount());
+  // pushed normally whatever the resolution (client.md §7.3). Deviation from Go: a dirty row
+  // that the freeze would drop as a no-op (a never-synced insert deleted again: no payload and no
+  // live row state) does not count; otherwise it takes a seed lease that nothing ever fulfils
+  // and the scope stays "initializing" (docs/compatibility.md).
+  OVERSYNC_ASSIGN_OR_RETURN(
+      std::int64_t dirty,
+      internal::QueryInt(db_,
+                         "SELECT COUNT(*) FROM _sync_dirty_rows d WHERE d.payload IS NOT NULL OR "
+                         "EXISTS (SELECT 1 FROM _sync_row_state r WHERE r.schema_name = "
+                         "d.schema_name AND r.table_name = d.table_name AND r.key_json = d.key_json "
+                         "AND r.deleted = 0)"));
   protocol::ConnectRequest request;
   request.has_local_pending_rows = dirty > 0;
   const std::string body = protocol::EncodeConnectRequest(request);

@@ -171,6 +171,18 @@ Result<RemoteSyncReport> Client::Impl::PullToStableLocked() {
   // authoritative writes as dirty rows.
   auto apply_bundle = [this](const protocol::Bundle& bundle) -> Status {
     OVERSYNC_ASSIGN_OR_RETURN(Tx tx, Tx::Begin(db_));
+    // The app may have written while the previous page was downloading (no transaction is held
+    // across the network). Applying over such an edit would silently drop it, so the pull stops
+    // here, nothing of this bundle applied, and the next Sync pushes the edit first.
+    OVERSYNC_ASSIGN_OR_RETURN(std::int64_t dirty_now, DirtyCount());
+    if (dirty_now > 0) {
+      ClientErrorDetail detail;
+      detail.kind = ClientErrorKind::kDirtyStateRejected;
+      detail.dirty_count = dirty_now;
+      return MakeClientError(ErrorCode::kFailedPrecondition,
+                             fmt::format("cannot pull while {} local dirty rows exist", dirty_now),
+                             detail);
+    }
     OVERSYNC_RETURN_IF_ERROR(SetApplyMode(true));
     OVERSYNC_RETURN_IF_ERROR(Exec(db_, "PRAGMA defer_foreign_keys = ON"));
 
@@ -194,9 +206,6 @@ Result<RemoteSyncReport> Client::Impl::PullToStableLocked() {
           (!is_delete && row.payload.has_value()) ? &*row.payload : nullptr;
       OVERSYNC_RETURN_IF_ERROR(
           ApplyAuthoritativeRow(*table, key_json, local_key, is_delete, payload, row.row_version));
-      // Defensive: pull refuses to start with dirty rows, but a row captured meanwhile for this key
-      // is superseded by the authoritative version (Go does the same).
-      OVERSYNC_RETURN_IF_ERROR(DeleteDirtyRow(table->name, key_json));
     }
 
     OVERSYNC_ASSIGN_OR_RETURN(internal::Stmt checkpoint,
@@ -279,6 +288,12 @@ Result<RemoteSyncReport> Client::Impl::PullToStableLocked() {
       return Error(
           PullInvalid(fmt::format("pull ended early at bundle seq {} before stable bundle seq {}",
                                   after, page.stable_bundle_seq)));
+    }
+    if (page.bundles.empty()) {
+      // has_more without a bundle would re-request the same page forever.
+      return Error(PullInvalid(fmt::format(
+          "pull response has_more without bundles at bundle seq {} (stable {})", after,
+          page.stable_bundle_seq)));
     }
   }
 }

@@ -80,21 +80,6 @@ std::string CanonicalText(const JsonValue& value) {
   return out;
 }
 
-// Path segment escaping (Appendix A: push ids are path-escaped).
-std::string PathEscape(std::string_view segment) {
-  std::string out;
-  for (char c : segment) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out.push_back(c);
-    } else {
-      out += fmt::format("%{:02X}", static_cast<unsigned>(u));
-    }
-  }
-  return out;
-}
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() &&
          (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) {
@@ -563,7 +548,7 @@ template <typename ImplT>
 Status UploadAndCommit(ImplT& impl, const std::vector<PushRow>& rows, const std::string& push_id,
                        const internal::OutboxBundle& outbox, CommittedBundle& committed,
                        bool& replay_pruned) {
-  const std::string base = "/sync/push-sessions/" + PathEscape(push_id);
+  const std::string base = "/sync/push-sessions/" + internal::PathEscape(push_id);
   const std::size_t chunk_rows =
       static_cast<std::size_t>(impl.config_.upload_limit > 0 ? impl.config_.upload_limit : 1000);
   for (std::size_t start = 0; start < rows.size(); start += chunk_rows) {
@@ -698,7 +683,7 @@ Status CommitOutbox(ImplT& impl, const std::vector<PushRow>& rows, CommittedBund
 
   Status uploaded = UploadAndCommit(impl, rows, push_id, outbox, committed, replay_pruned);
   if (!uploaded.ok()) {
-    impl.BestEffortDelete("/sync/push-sessions/" + PathEscape(push_id));
+    impl.BestEffortDelete("/sync/push-sessions/" + internal::PathEscape(push_id));
     return uploaded;
   }
   OVERSYNC_RETURN_IF_ERROR(impl.PersistPendingInitializationId(""));
@@ -738,6 +723,12 @@ Status ValidateCommittedPage(const protocol::CommittedBundleRowsResponse& page,
     const bool payload_ok = row.op == protocol::Op::kDelete || row.payload.has_value();
     if (row.schema.empty() || row.table.empty() || !key_ok || row.row_version <= 0 || !payload_ok) {
       return Invalid(fmt::format("invalid committed bundle row {}", i));
+    }
+    // Every row of a bundle carries the bundle's seq as its version (protocol.md §2.7); the hash
+    // is computed that way, so a different value here would be applied without being verified.
+    if (row.row_version != page.bundle_seq) {
+      return Invalid(fmt::format("committed bundle row {} has row_version {} but bundle_seq {}", i,
+                                 row.row_version, page.bundle_seq));
     }
   }
   return Status::Ok();

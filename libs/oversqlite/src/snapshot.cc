@@ -49,27 +49,6 @@ std::string_view Trim(std::string_view s) {
   return s.substr(begin, end - begin + 1);
 }
 
-// Go url.PathEscape: unreserved characters and the sub-delimiters a path segment may hold stay.
-std::string PathEscape(std::string_view segment) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(segment.size());
-  for (const char c : segment) {
-    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '_' || c == '.' || c == '~' || c == '$' || c == '&' ||
-                      c == '+' || c == ':' || c == '=' || c == '@';
-    if (keep) {
-      out += c;
-    } else {
-      const auto byte = static_cast<unsigned char>(c);
-      out += '%';
-      out += kHex[byte >> 4U];
-      out += kHex[byte & 0x0FU];
-    }
-  }
-  return out;
-}
-
 Status AttachRequiredError(std::string operation) {
   ClientErrorDetail detail;
   detail.kind = ClientErrorKind::kAttachRequired;
@@ -228,6 +207,23 @@ Result<RemoteSyncReport> Client::Impl::RebuildLocked() {
   }
 
   // Keep-source rebuild (Go ensureRebuildPreconditionsLocked order).
+  // Deviation from Go: once a rebuild failed midway (rebuild_required = 1) push and pull are
+  // blocked, so refusing Rebuild because of dirty rows or a committed outbox would leave the
+  // device with no way out (the user keeps editing; a §4.7 recovery keeps its committed_remote
+  // outbox). Then dirty rows are carried through the apply, and a committed_remote outbox is
+  // known to be contained in the snapshot (the server committed it): it is cleared and the
+  // source floor advanced past it, exactly what the §4.7 recovery would have done.
+  OVERSYNC_ASSIGN_OR_RETURN(AttachmentState gate, LoadAttachment());
+  RebuildOptions keep_source;
+  if (gate.rebuild_required && operation.kind == "none") {
+    OVERSYNC_ASSIGN_OR_RETURN(OutboxBundle outbox, LoadOutboxBundle());
+    OVERSYNC_ASSIGN_OR_RETURN(std::int64_t outbound_rows, OutboxRowCount());
+    if (outbound_rows == 0 || outbox.state == "committed_remote") {
+      if (outbound_rows > 0) keep_source.advance_source_floor = outbox.source_bundle_id + 1;
+      if (downloads_paused_.load()) return skipped_paused();
+      return RunSnapshotRebuild(keep_source);
+    }
+  }
   OVERSYNC_ASSIGN_OR_RETURN(std::int64_t dirty, DirtyCount());
   if (dirty > 0) {
     ClientErrorDetail detail;
@@ -293,7 +289,7 @@ Result<RemoteSyncReport> Client::Impl::RunSnapshotRebuild(const RebuildOptions& 
   // Steps 4-5; the session is released whatever happens.
   Status status = DownloadSnapshotToStage(session);
   if (status.ok()) status = ApplyStagedSnapshot(session, options);
-  BestEffortDelete(fmt::format("/sync/snapshot-sessions/{}", PathEscape(session.snapshot_id)));
+  BestEffortDelete(fmt::format("/sync/snapshot-sessions/{}", internal::PathEscape(session.snapshot_id)));
   OVERSYNC_RETURN_IF_ERROR(status);
 
   // Step 6.
@@ -350,7 +346,7 @@ Result<internal::StagedSnapshot> Client::Impl::CreateSnapshotSession(
 Status Client::Impl::DownloadSnapshotToStage(const StagedSnapshot& session) {
   const int max_rows = config_.snapshot_chunk_rows > 0 ? config_.snapshot_chunk_rows : 1000;
   const std::string base_path =
-      fmt::format("/sync/snapshot-sessions/{}", PathEscape(session.snapshot_id));
+      fmt::format("/sync/snapshot-sessions/{}", internal::PathEscape(session.snapshot_id));
   protocol::JsonParser parser;
   std::int64_t after = 0;
   for (;;) {
@@ -428,10 +424,13 @@ Status Client::Impl::ApplyStagedSnapshot(const StagedSnapshot& session,
     return AttachRequiredError("Rebuild()");
   }
 
-  // Source recovery only: hold the dirty rows captured after the freeze so they survive the
-  // wipe below (see RebuildLocked). Read before ClearManagedTables, in capture order.
+  // Hold the dirty rows so they survive the wipe below: edits captured after a freeze (source
+  // recovery, see RebuildLocked), while the snapshot downloaded (no transaction spans the
+  // network), or pending when a failed rebuild left rebuild_required set. Go deletes them
+  // (client.md §4.7 [QUIRK]); only Attach's remote replace discards them, by design. Read before
+  // ClearManagedTables, in capture order.
   std::vector<HeldDirtyRow> held;
-  if (options.preserve_outbox) {
+  if (!options.discard_local_edits) {
     OVERSYNC_ASSIGN_OR_RETURN(
         Stmt query, Prepare(db_,
                             "SELECT table_name, key_json, op, payload FROM _sync_dirty_rows "
@@ -529,33 +528,34 @@ Status Client::Impl::ApplyStagedSnapshot(const StagedSnapshot& session,
                       fmt::format("unsupported preserved outbox op \"{}\"", row.op));
       }
     }
+  }
 
-    // Dirty rows held above (client.md §6.3 [QUIRK] fix): re-apply their local intent on top of
-    // the snapshot and the outbox, then requeue them against the snapshot's row version so the
-    // next push sends them as ordinary edits of the new source.
-    for (const HeldDirtyRow& row : held) {
-      const TableInfo* table = FindTable(row.table_name);
-      if (table == nullptr) {
-        return Status(ErrorCode::kFailedPrecondition,
-                      fmt::format("table {} is not configured for sync", row.table_name));
-      }
-      if (row.op == "DELETE") {
-        OVERSYNC_ASSIGN_OR_RETURN(std::string local_key, LocalKeyFromKeyJson(*table, row.key_json));
-        OVERSYNC_RETURN_IF_ERROR(DeleteRow(*table, local_key));
-      } else {
-        if (!row.payload.has_value()) {
-          return Status(
-              ErrorCode::kFailedPrecondition,
-              fmt::format("dirty {} row for {} is missing its payload", row.op, row.table_name));
-        }
-        OVERSYNC_ASSIGN_OR_RETURN(protocol::JsonValue payload, parser.Parse(*row.payload));
-        OVERSYNC_RETURN_IF_ERROR(UpsertRow(*table, payload, PayloadEncoding::kLocal));
-      }
-      OVERSYNC_ASSIGN_OR_RETURN(std::optional<std::int64_t> version,
-                                RowStateVersion(table->name, row.key_json));
-      OVERSYNC_RETURN_IF_ERROR(
-          RequeueDirtyIntent(table->name, row.key_json, row.op, version.value_or(0), row.payload));
+  // Dirty rows held above: re-apply their local intent on top of the snapshot and the outbox,
+  // then requeue them against the snapshot's row version so the next push sends them as
+  // ordinary edits (of the new source after a rotation).
+  protocol::JsonParser held_parser;
+  for (const HeldDirtyRow& row : held) {
+    const TableInfo* table = FindTable(row.table_name);
+    if (table == nullptr) {
+      return Status(ErrorCode::kFailedPrecondition,
+                    fmt::format("table {} is not configured for sync", row.table_name));
     }
+    if (row.op == "DELETE") {
+      OVERSYNC_ASSIGN_OR_RETURN(std::string local_key, LocalKeyFromKeyJson(*table, row.key_json));
+      OVERSYNC_RETURN_IF_ERROR(DeleteRow(*table, local_key));
+    } else {
+      if (!row.payload.has_value()) {
+        return Status(
+            ErrorCode::kFailedPrecondition,
+            fmt::format("dirty {} row for {} is missing its payload", row.op, row.table_name));
+      }
+      OVERSYNC_ASSIGN_OR_RETURN(protocol::JsonValue payload, held_parser.Parse(*row.payload));
+      OVERSYNC_RETURN_IF_ERROR(UpsertRow(*table, payload, PayloadEncoding::kLocal));
+    }
+    OVERSYNC_ASSIGN_OR_RETURN(std::optional<std::int64_t> version,
+                              RowStateVersion(table->name, row.key_json));
+    OVERSYNC_RETURN_IF_ERROR(
+        RequeueDirtyIntent(table->name, row.key_json, row.op, version.value_or(0), row.payload));
   }
 
   std::string target_source = SourceId();

@@ -1119,9 +1119,11 @@ TEST_F(PushTest, DetachBlockedByCommittedRemoteOutbox) {
   EXPECT_EQ(ServerUserName(1), "a");
 }
 
-// docs/compatibility.md 48: an anonymous insert+delete (a no-op) is the only dirty row when the
-// device attaches; the freeze deletes it durably (Go rolled the deletion back, so the row stayed
-// dirty and blocked every pull), the push is no_change without a push session, and pulls work.
+// docs/compatibility.md 48 + 56: an anonymous insert+delete (a no-op) is the only dirty row
+// when the device attaches. It is not "pending" for connect (no seed lease the device could
+// never fulfil: started_empty), the freeze deletes it durably (Go rolled the deletion back, so
+// the row stayed dirty and blocked every pull), the push is no_change without a push session,
+// and pulls work at once.
 TEST_F(PushTest, AnonymousNoOpOnlyFreezeIsCommittedAndDoesNotBlockPulls) {
   Device& d = NewDevice();
   Start(d, nullptr, /*attach=*/false);
@@ -1130,27 +1132,19 @@ TEST_F(PushTest, AnonymousNoOpOnlyFreezeIsCommittedAndDoesNotBlockPulls) {
   EXPECT_EQ(d.Dirty(), 1);
   Result<AttachResult> attached = d.client->Attach(kUser);
   ASSERT_TRUE(attached.has_value()) << attached.error().ToString();
-  EXPECT_EQ(attached->outcome, AttachOutcome::kSeededFromLocal);
+  EXPECT_EQ(attached->outcome, AttachOutcome::kStartedEmpty);
   d.transport->ResetCounts();
   EXPECT_EQ(MustPush(d).outcome, PushOutcome::kNoChange);
   EXPECT_EQ(d.Dirty(), 0);
   EXPECT_EQ(d.OutboxState(), "none");
   EXPECT_EQ(d.transport->Count("POST", "/sync/push-sessions"), 0);
-  // Durable: a restart still has nothing dirty, so the client no longer rejects pulls as dirty
-  // (Go: DirtyStateRejected forever). The scope is still initializing under this device's seed
-  // lease, so the server answers scope_initializing until the device seeds something.
+  // Durable: a restart still has nothing dirty, and pulls work.
   Start(d);
   EXPECT_EQ(d.Dirty(), 0);
   Result<RemoteSyncReport> pulled = d.client->PullToStable();
-  ASSERT_FALSE(pulled.has_value());
-  EXPECT_NE(ClientErrorKindOf(pulled.error()), ClientErrorKind::kDirtyStateRejected)
-      << pulled.error().ToString();
-  EXPECT_EQ(pulled.error().code(), ErrorCode::kScopeInitializing) << pulled.error().ToString();
-  // A real write seeds the scope with the pending lease; then pulls work.
+  ASSERT_TRUE(pulled.has_value()) << pulled.error().ToString();
   InsertUser(d, 2, "real");
   EXPECT_EQ(MustPush(d).outcome, PushOutcome::kCommitted);
-  pulled = d.client->PullToStable();
-  ASSERT_TRUE(pulled.has_value()) << pulled.error().ToString();
   EXPECT_EQ(ServerUserName(2), "real");
   EXPECT_EQ(ServerText(fmt::format("SELECT count(*) FROM business.users WHERE id = '{}'", Uuid(1))),
             "0");
