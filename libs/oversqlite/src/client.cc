@@ -1014,4 +1014,47 @@ Result<std::string> Client::SerializeRow(std::string_view table, std::string_vie
   return *payload;
 }
 
+namespace {
+Result<const internal::TableInfo*> ManagedTable(const internal::TableInfo* info, std::string_view table) {
+  if (info == nullptr) {
+    return Error(ErrorCode::kInvalidArgument, fmt::format("table {} is not configured for sync", table));
+  }
+  return info;
+}
+}  // namespace
+
+Result<std::int64_t> Client::GetTableRowCount(std::string_view table) {
+  OVERSYNC_ASSIGN_OR_RETURN(auto lock, impl_->AcquireOp());
+  OVERSYNC_ASSIGN_OR_RETURN(const internal::TableInfo* info, ManagedTable(impl_->FindTable(ToLowerAscii(TrimAsciiSpace(table))), table));
+  return internal::QueryInt(impl_->db_, fmt::format("SELECT COUNT(*) FROM \"{}\"", info->name));
+}
+
+Result<std::vector<std::string>> Client::GetTableRows(std::string_view table) {
+  OVERSYNC_ASSIGN_OR_RETURN(auto lock, impl_->AcquireOp());
+  OVERSYNC_ASSIGN_OR_RETURN(const internal::TableInfo* info, ManagedTable(impl_->FindTable(ToLowerAscii(TrimAsciiSpace(table))), table));
+  std::string row_expr = RowExpr(*info);
+  // RowExpr reads NEW.<column>; alias the table as NEW (the trigger's own expression).
+  OVERSYNC_ASSIGN_OR_RETURN(Stmt stmt, Prepare(impl_->db_, fmt::format("SELECT {} FROM \"{}\" AS NEW ORDER BY NEW.{}",
+                                                                       row_expr, info->name, info->key_column)));
+  std::vector<std::string> rows;
+  while (true) {
+    OVERSYNC_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    rows.push_back(stmt.Text(0));
+  }
+  return rows;
+}
+
+Result<TableInfo> Client::GetTableInfo(std::string_view table) const {
+  OVERSYNC_ASSIGN_OR_RETURN(const internal::TableInfo* info, ManagedTable(impl_->FindTable(ToLowerAscii(TrimAsciiSpace(table))), table));
+  TableInfo out;
+  out.name = info->name;
+  out.key_column = info->key_column;
+  out.key_is_blob = info->key_is_blob;
+  for (const internal::ColumnInfo& column : info->columns) {
+    out.columns.push_back({column.name, column.decl_type, column.is_blob, column.pk > 0});
+  }
+  return out;
+}
+
 }  // namespace oversync::oversqlite

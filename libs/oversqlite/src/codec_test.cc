@@ -114,5 +114,32 @@ TEST_F(CodecTest, TriggersAreStableAcrossClients) {
   EXPECT_EQ(*before, *after);
 }
 
+// client.md §1.7 debug utilities: GetTableRowCount, GetTableRows (serialized like SerializeRow,
+// key order), GetTableInfo (ColumnInfo.IsBlob = declared type contains "blob").
+TEST_F(CodecTest, DebugTableUtilities) {
+  ASSERT_TRUE(client_->Open().ok());
+  ASSERT_TRUE(internal::Exec(db_.get(), "INSERT INTO docs VALUES ('b', 'two'); INSERT INTO docs VALUES ('a', NULL)").ok());
+  EXPECT_EQ(*client_->GetTableRowCount("DOCS"), 2);
+  auto rows = client_->GetTableRows("docs");
+  ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+  EXPECT_EQ(*rows, (std::vector<std::string>{R"({"doc_id":"a","body":null})", R"({"doc_id":"b","body":"two"})"}));
+  auto info = client_->GetTableInfo("files");
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->key_column, "id");
+  EXPECT_TRUE(info->key_is_blob);
+  ASSERT_EQ(info->columns.size(), 3U);
+  EXPECT_TRUE(info->columns[0].is_primary_key);
+  EXPECT_FALSE(info->columns[1].is_blob);
+  EXPECT_TRUE(info->columns[2].is_blob);
+  EXPECT_EQ(client_->GetTableRowCount("nope").error().code(), ErrorCode::kInvalidArgument);
+  // SerializeRow takes BLOB keys as dashed UUID, 32-hex or exact base64 (client.md §1.7).
+  ASSERT_TRUE(internal::Exec(db_.get(), "INSERT INTO files VALUES (x'00112233445566778899aabbccddeeff', 'f', NULL)").ok());
+  auto by_hex = client_->SerializeRow("files", "00112233445566778899aabbccddeeff");
+  auto by_b64 = client_->SerializeRow("files", "ABEiM0RVZneImaq7zN3u/w==");
+  ASSERT_TRUE(by_hex.has_value() && by_b64.has_value());
+  EXPECT_EQ(*by_hex, *by_b64);
+  EXPECT_EQ(*by_hex, R"({"id":"00112233445566778899aabbccddeeff","name":"f","data":null})");
+}
+
 }  // namespace
 }  // namespace oversync::oversqlite

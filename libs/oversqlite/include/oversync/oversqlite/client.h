@@ -190,6 +190,20 @@ struct SourceInfo {
   std::optional<SourceRecoveryCode> source_recovery_reason;
 };
 
+// Introspection of a managed table (client.md §1.7 TableInfoProvider / GetTableInfo).
+struct TableColumnInfo {
+  std::string name;       // as declared
+  std::string declared_type;
+  bool is_blob = false;   // declared type contains "blob" (case-insensitive)
+  bool is_primary_key = false;
+};
+struct TableInfo {
+  std::string name;        // lower-cased
+  std::string key_column;  // the sync key column
+  bool key_is_blob = false;
+  std::vector<TableColumnInfo> columns;  // PRAGMA table_info order
+};
+
 struct PushTransferDiagnostics {
   std::int64_t sessions_created = 0;
   std::int64_t chunks_uploaded = 0;
@@ -325,6 +339,11 @@ class Client {
   // capture trigger's own expression. `key` is the local key (text, or for BLOB keys dashed UUID,
   // 32-hex, base64). Errors: kNotFound (no such row), kInvalidArgument (unknown table, bad key).
   Result<std::string> SerializeRow(std::string_view table, std::string_view key);
+  // Debug helpers (client.md §1.7): row count and every row serialized like SerializeRow, in key
+  // order; the shape of a managed table. Errors: kInvalidArgument for an unmanaged table.
+  Result<std::int64_t> GetTableRowCount(std::string_view table);
+  Result<std::vector<std::string>> GetTableRows(std::string_view table);
+  Result<TableInfo> GetTableInfo(std::string_view table) const;
 
  private:
   std::unique_ptr<Impl> impl_;
