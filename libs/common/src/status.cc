@@ -147,9 +147,29 @@ Status Status::WithDetail(std::shared_ptr<const StatusDetail> detail) && {
   return std::move(*this);
 }
 
+namespace {
+// Log names of the internal codes, which all share the wire name "internal_error": a log line
+// saying "internal_error: another sync operation is in progress" reads like a bug.
+std::string_view InternalCodeName(EC code) noexcept {
+  switch (code) {
+    case EC::kInvalidArgument: return "invalid_argument";
+    case EC::kUnavailable: return "unavailable";
+    case EC::kDatabase: return "database_error";
+    case EC::kIo: return "io_error";
+    case EC::kProtocolViolation: return "protocol_violation";
+    case EC::kCancelled: return "cancelled";
+    case EC::kDeadlineExceeded: return "deadline_exceeded";
+    case EC::kUnsupportedSchema: return "unsupported_schema";
+    case EC::kFailedPrecondition: return "failed_precondition";
+    default: return {};
+  }
+}
+}  // namespace
+
 std::string Status::ToString() const {
   if (ok()) return "ok";
-  std::string out(info().wire_name);
+  const std::string_view internal_name = InternalCodeName(code());
+  std::string out(internal_name.empty() ? info().wire_name : internal_name);
   out += ": ";
   out += state_->message;
   return out;

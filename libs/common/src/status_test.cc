@@ -326,7 +326,10 @@ TEST(Status, WithContext) {
 TEST(Status, ToString) {
   EXPECT_EQ(Status(EC::kPushChunkInvalid, "rows must not be empty").ToString(),
             "push_chunk_invalid: rows must not be empty");
-  EXPECT_EQ(Status(EC::kInvalidArgument, "bad").ToString(), "internal_error: bad");
+  // Internal codes share the wire name "internal_error"; logs name the code instead.
+  EXPECT_EQ(Status(EC::kInvalidArgument, "bad").ToString(), "invalid_argument: bad");
+  EXPECT_EQ(Status(EC::kFailedPrecondition, "busy").ToString(), "failed_precondition: busy");
+  EXPECT_EQ(Status(EC::kInternal, "bug").ToString(), "internal_error: bug");
   EXPECT_EQ(Status().ToString(), "ok");
   EXPECT_EQ(Status(EC::kHistoryPruned, "").ToString(), "history_pruned: ");
 }

@@ -379,6 +379,12 @@ Status Client::Impl::InitializeMetadata() {
   // it (docs/compatibility.md).
   OVERSYNC_RETURN_IF_ERROR(internal::Exec(
       db_, "CREATE INDEX IF NOT EXISTS _sync_dirty_rows_ordinal_idx ON _sync_dirty_rows (dirty_ordinal)"));
+  // Which user each source last synced for (C++ only): the server numbers source bundles per
+  // (user, source), so a device that switches users must not continue the previous user's
+  // numbering on the same source (Attach rotates; docs/compatibility.md).
+  OVERSYNC_RETURN_IF_ERROR(internal::Exec(
+      db_, "CREATE TABLE IF NOT EXISTS _sync_cpp_source_users (source_id TEXT NOT NULL PRIMARY KEY, "
+           "user_id TEXT NOT NULL)"));
   // Our own version marker (client.md §2.3 recommendation); the Go client ignores it.
   OVERSYNC_RETURN_IF_ERROR(internal::Exec(
       db_, "CREATE TABLE IF NOT EXISTS _sync_cpp_client_info (singleton_key INTEGER NOT NULL PRIMARY KEY "

@@ -116,6 +116,11 @@ Status PersistConnected(ImplT& impl, std::string_view source_id, std::string_vie
               "WHERE singleton_key = 1"));
   attach.Bind(1, source_id).Bind(2, user_id).Bind(3, initialization_id).Bind(4, schema);
   OVERSYNC_RETURN_IF_ERROR(attach.Run());
+  OVERSYNC_ASSIGN_OR_RETURN(
+      Stmt owner, Prepare(db, "INSERT INTO _sync_cpp_source_users(source_id, user_id) VALUES (?, ?) "
+                              "ON CONFLICT(source_id) DO UPDATE SET user_id = excluded.user_id"));
+  owner.Bind(1, source_id).Bind(2, user_id);
+  OVERSYNC_RETURN_IF_ERROR(owner.Run());
   OVERSYNC_RETURN_IF_ERROR(
       Exec(db,
            "UPDATE _sync_operation_state SET kind = 'none', target_user_id = '', reason = '', "
@@ -276,7 +281,7 @@ Result<AttachResult> Client::Impl::AttachLocked(std::string_view raw_user_id) {
   OVERSYNC_ASSIGN_OR_RETURN(AttachmentState attachment, LoadAttachment());
   OVERSYNC_ASSIGN_OR_RETURN(OperationState operation, LoadOperation());
   if (!Trimmed(attachment.current_source_id).empty()) SetSourceId(attachment.current_source_id);
-  const std::string source_id = SourceId();
+  std::string source_id = SourceId();  // replaced by a fresh source on a user switch (below)
 
   auto connected_result = [this](AttachOutcome outcome,
                                  std::optional<RestoreSummary> restore) -> Result<AttachResult> {
@@ -331,6 +336,33 @@ Result<AttachResult> Client::Impl::AttachLocked(std::string_view raw_user_id) {
         fmt::format("local database is already attached to user {}; detach before attaching user {}",
                     Quoted(attachment.attached_user_id), Quoted(user_id)),
         detail));
+  }
+
+  // Deviation from Go (docs/compatibility.md): the server numbers source bundles per (user,
+  // source). Detach keeps the source and its counter, so after a user switch Go's client pushes
+  // the new user's first bundle as N+1 and gets source_sequence_out_of_order (then needs a
+  // rotating Rebuild). When this source last synced for another user, switch to a fresh source
+  // before connecting (the connect and any seed lease then belong to the new source). The same
+  // user re-attaching keeps the source and its numbering (client.md §9 item 103).
+  {
+    OVERSYNC_ASSIGN_OR_RETURN(Stmt owner, Prepare(db_, "SELECT user_id FROM _sync_cpp_source_users WHERE source_id = ?"));
+    owner.Bind(1, source_id);
+    OVERSYNC_ASSIGN_OR_RETURN(bool known, owner.Step());
+    OVERSYNC_ASSIGN_OR_RETURN(std::int64_t outbox_rows, OutboxRowCount());
+    if (known && owner.Text(0) != user_id && outbox_rows == 0) {
+      OVERSYNC_ASSIGN_OR_RETURN(std::string fresh, GenerateSourceId());
+      OVERSYNC_ASSIGN_OR_RETURN(Tx tx, Tx::Begin(db_));
+      OVERSYNC_RETURN_IF_ERROR(EnsureSourceRow(fresh));
+      OVERSYNC_ASSIGN_OR_RETURN(
+          Stmt set, Prepare(db_, "UPDATE _sync_attachment_state SET current_source_id = ? WHERE singleton_key = 1"));
+      set.Bind(1, fresh);
+      OVERSYNC_RETURN_IF_ERROR(set.Run());
+      OVERSYNC_RETURN_IF_ERROR(tx.Commit());
+      Log(LogLevel::kInfo, fmt::format("attaching user {} on a source last used by another user: "
+                                       "switched to fresh source {}", user_id, fresh));
+      SetSourceId(fresh);
+      source_id = std::move(fresh);
+    }
   }
 
   // Step 6: the server must speak the connect lifecycle.
@@ -547,6 +579,7 @@ Status Client::Impl::UninstallSyncLocked() {
   // The C++ client's own layout marker (client.cc, §2.3 recommendation) is oversqlite metadata
   // too; Go does not know it, so Go's list of 11 cannot include it.
   OVERSYNC_RETURN_IF_ERROR(Exec(db_, "DROP TABLE IF EXISTS \"_sync_cpp_client_info\""));
+  OVERSYNC_RETURN_IF_ERROR(Exec(db_, "DROP TABLE IF EXISTS \"_sync_cpp_source_users\""));
   OVERSYNC_RETURN_IF_ERROR(tx.Commit());
 
   SetSourceId("");

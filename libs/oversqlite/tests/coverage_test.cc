@@ -1207,5 +1207,52 @@ TEST_F(CoverageTest, CloseEndsLoopsAndWatchStreamPromptly) {
   EXPECT_EQ(ClientErrorKindOf(after.error()), ClientErrorKind::kClientClosed);
 }
 
+// docs/compatibility.md 63 (§6.4 user switch): the server numbers source bundles per (user,
+// source), and Detach keeps the source with its counter. Go's client then pushes user B's first
+// bundle as N+1 and gets source_sequence_out_of_order. Ours switches to a fresh source when the
+// source last synced for another user, so A -> B -> A pushes commit without any recovery, while
+// the same user re-attaching keeps source and numbering (§9 item 103).
+TEST_F(CoverageTest, UserSwitchPushesCommitWithoutSourceRecovery) {
+  Device& d = StartedDevice();
+  InsertUser(d, 1, "alice-1");
+  ASSERT_EQ(MustPush(d).outcome, PushOutcome::kCommitted);
+  InsertUser(d, 2, "alice-2");
+  ASSERT_EQ(MustPush(d).outcome, PushOutcome::kCommitted);
+  const std::string source_a = d.client->source_id();
+  EXPECT_EQ(d.NextBundleId(), 3);
+
+  // Same user: detach + attach keeps the source and continues its numbering.
+  ASSERT_EQ(d.client->Detach()->outcome, DetachOutcome::kDetached);
+  ASSERT_TRUE(d.client->Attach(user_).has_value());
+  EXPECT_EQ(d.client->source_id(), source_a);
+
+  // Another user on the same device: a fresh source, numbering from 1, and the push commits.
+  ASSERT_EQ(d.client->Detach()->outcome, DetachOutcome::kDetached);
+  const std::string bob = user_ + "-bob";
+  // Tokens are per user: restart the app on the same file with bob's token provider.
+  d.client.reset();
+  {
+    ClientDeps deps;
+    deps.transport = d.transport;
+    auto client = Client::CreateForPath(d.path, server_->base_url(), server_->TokenProviderFor(bob), MakeConfig(), deps);
+    ASSERT_TRUE(client.has_value()) << client.error().ToString();
+    d.client = std::move(*client);
+  }
+  ASSERT_TRUE(d.client->Open().ok());
+  Result<AttachResult> attached = d.client->Attach(bob);
+  ASSERT_TRUE(attached.has_value()) << attached.error().ToString();
+  const std::string source_b = d.client->source_id();
+  EXPECT_NE(source_b, source_a);
+  EXPECT_EQ(d.NextBundleId(), 1);
+  d.Exec(fmt::format("INSERT INTO users (id, name, email) VALUES ('{}', 'bob-1', 'b@x')", FixtureUuid(3)));
+  Result<PushReport> pushed = d.client->PushPending();
+  ASSERT_TRUE(pushed.has_value()) << pushed.error().ToString();
+  EXPECT_EQ(pushed->outcome, PushOutcome::kCommitted);
+  EXPECT_EQ(ServerText(fmt::format("SELECT count(*) FROM business.users WHERE _sync_scope_id = '{}' "
+                                   "AND id = '{}'", bob, FixtureUuid(3))),
+            "1");
+  EXPECT_EQ(d.OperationKind(), "none");
+}
+
 }  // namespace
 }  // namespace oversync::oversqlite::testing

@@ -153,7 +153,8 @@ class [[nodiscard]] Status {
     return state_ ? dynamic_cast<const T*>(state_->detail.get()) : nullptr;
   }
 
-  // "push_chunk_invalid: rows must not be empty" (or "ok").
+  // "push_chunk_invalid: rows must not be empty" (or "ok"). Internal codes, which share the wire
+  // name "internal_error", are named by code ("failed_precondition: ...") for logs.
   std::string ToString() const;
 
   friend bool operator==(const Status& a, const Status& b) noexcept {
