@@ -115,7 +115,9 @@ http::Response App::Handle(const http::Request& request) {
   }
   const std::chrono::duration<double, std::milli> elapsed =
       std::chrono::steady_clock::now() - started;
-  Log("{} {} {} {:.3f}ms", request.method, request.path, response.status, elapsed.count());
+  if (options_.log_requests) {
+    Log("{} {} {} {:.3f}ms", request.method, request.path, response.status, elapsed.count());
+  }
   return response;
 }
 

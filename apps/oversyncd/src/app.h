@@ -40,6 +40,9 @@ struct AppOptions {
   // Stage histograms served at GET /metrics (also set as the runtime's stage_metrics); may be
   // null (then /metrics shows only the counters).
   std::shared_ptr<PrometheusStageMetrics> metrics;
+  // One stderr line per request (oversyncd's access log). Embedders that print their own
+  // progress (the simulator) turn it off.
+  bool log_requests = true;
 };
 
 class App {

@@ -1,0 +1,161 @@
+// File: apps/oversync-sim/src/device.h
+//
+// A simulated device: a file-backed SQLite database with the example schema (all eight business
+// tables, client.md §10 harness) and a real oversqlite Client on it, talking to the server over
+// HTTP through a SimTransport (traffic counters and an offline switch). Sync calls are timed
+// into the shared LatencyRecorder.
+//
+// Lifecycle: Device::Launch creates the file's tables (if missing), the client and Open()s it
+// (the app's onLaunch); SignIn attaches a user; Stop closes the client (the file stays: Launch
+// again = app restart); Uninstall also deletes the files (reinstall).
+//
+// Thread-safety: single-threaded (one scenario thread drives its devices). The token provider
+// and the transport are thread-safe because the client calls them from its own threads.
+#ifndef OVERSYNC_SIM_DEVICE_H_
+#define OVERSYNC_SIM_DEVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "metrics.h"
+#include "oversync/common/logger.h"
+#include "oversync/common/status.h"
+#include "oversync/oversqlite/client.h"
+#include "oversync/oversqlite/transport.h"
+
+namespace oversync::sim {
+
+// The example schema's client side (go-oversync examples/mobile_flow simulator/app.go): TEXT
+// keys holding lowercase UUIDs, BLOB keys for files/file_reviews, deferred FKs for the posts ->
+// users reference and the teams <-> team_members cycle.
+extern const std::string_view kDeviceSchemaDdl;
+
+// The eight managed tables in the order the client registers them.
+std::vector<oversqlite::SyncTable> ManagedTables();
+
+// A transport decorator: counts traffic (TrafficCounters) and can be switched offline, when every
+// request fails with kUnavailable without reaching the server. Thread-safe.
+class SimTransport final : public oversqlite::Transport {
+ public:
+  SimTransport(std::shared_ptr<oversqlite::Transport> inner,
+               std::shared_ptr<TrafficCounters> counters)
+      : inner_(std::move(inner)), counters_(std::move(counters)) {}
+
+  void SetOffline(bool offline) noexcept { offline_.store(offline); }
+  bool offline() const noexcept { return offline_.load(); }
+
+  Result<oversqlite::HttpResponse> Send(const oversqlite::HttpRequest& request) override;
+  Result<int> Stream(const oversqlite::HttpRequest& request,
+                     const std::function<bool(std::string_view chunk)>& on_data,
+                     std::string* error_body) override;
+
+ private:
+  void CountAnswer(const oversqlite::HttpRequest& request,
+                   const oversqlite::HttpResponse& response);
+
+  const std::shared_ptr<oversqlite::Transport> inner_;
+  const std::shared_ptr<TrafficCounters> counters_;
+  std::atomic<bool> offline_{false};
+};
+
+// What every device of a run shares.
+struct DeviceEnv {
+  std::string base_url;
+  // Mints a bearer token for a user id (thread-safe).
+  std::function<Result<std::string>(std::string_view user_id)> mint_token;
+  LatencyRecorder* latencies = nullptr;  // not owned; outlives the devices
+  // The clients' logger (--verbose); null = no client logging.
+  std::shared_ptr<Logger> client_logger;
+};
+
+class Device {
+  struct PrivateTag {
+    explicit PrivateTag() = default;
+  };
+
+ public:
+  using ConfigTweak = std::function<void(oversqlite::Config&)>;
+
+  // Creates the tables in the file at `path` when missing, then the client, then Open().
+  // `counters` collects this device's traffic (may be shared between devices).
+  // Errors: kDatabase (schema), anything Client::CreateForPath/Open return.
+  static Result<std::unique_ptr<Device>> Launch(const DeviceEnv& env, std::string name,
+                                                std::filesystem::path path,
+                                                std::shared_ptr<TrafficCounters> counters,
+                                                ConfigTweak tweak = nullptr);
+
+  Device(PrivateTag /*tag*/, const DeviceEnv& env, std::string name, std::filesystem::path path,
+         std::shared_ptr<TrafficCounters> counters, ConfigTweak tweak);
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+  Device(Device&&) = delete;
+  Device& operator=(Device&&) = delete;
+  ~Device();
+
+  const std::string& name() const noexcept { return name_; }
+  const std::filesystem::path& path() const noexcept { return path_; }
+  oversqlite::Client& client() { return *client_; }
+  SimTransport& transport() { return *transport_; }
+  bool running() const noexcept { return client_ != nullptr; }
+
+  // Closes the client (the app is killed); the files stay.
+  void Stop();
+  // Stop + launch a new client on the same file (app restart). Re-attaches `user_` when set.
+  Status Restart();
+  // Stop + delete the database files (uninstall).
+  Status Uninstall();
+
+  // Attach loop (mobile_flow signIn): up to 8 attempts honouring retry_later.
+  Result<oversqlite::AttachResult> SignIn(std::string_view user_id);
+  Result<oversqlite::DetachResult> Detach();
+
+  // Timed client calls. Push/Pull retry transient failures up to 5 times with linear 0.5 s
+  // backoff (mobile_flow pushPending/pullToStable); the *Once variants do not retry.
+  Result<oversqlite::PushReport> Push();
+  Result<oversqlite::PushReport> PushOnce();
+  Result<oversqlite::RemoteSyncReport> Pull();
+  Result<oversqlite::RemoteSyncReport> PullOnce();
+  Result<oversqlite::RemoteSyncReport> Rebuild();
+  // Push then Pull.
+  Status SyncRound();
+
+  // SQL on the application's handle. Errors: kDatabase with SQLite's message.
+  Status Exec(std::string_view sql);
+  Result<std::string> Text(std::string_view sql);  // first column of the first row; "" if none
+  Result<std::int64_t> Int(std::string_view sql);
+  Result<std::vector<std::string>> Column(std::string_view sql);  // first column of every row
+
+  Result<std::int64_t> Count(std::string_view table);
+  Result<std::int64_t> DirtyRows();   // the pending badge
+  Result<std::int64_t> Checkpoint();  // _sync_attachment_state.last_bundle_seq_seen
+
+ private:
+  Status StartClient();
+  bool IsTransient(const Status& status) const;
+
+  const DeviceEnv env_;
+  const std::string name_;
+  const std::filesystem::path path_;
+  const std::shared_ptr<TrafficCounters> counters_;
+  const ConfigTweak tweak_;
+  // The user the token provider signs for; shared with the client's threads.
+  struct UserSlot {
+    std::mutex mu;
+    std::string user;  // guarded by mu
+  };
+  std::shared_ptr<UserSlot> user_slot_ = std::make_shared<UserSlot>();
+  std::string user_;  // last signed-in user (Restart re-attaches it)
+  std::shared_ptr<SimTransport> transport_;
+  std::unique_ptr<oversqlite::Client> client_;
+};
+
+}  // namespace oversync::sim
+
+#endif  // OVERSYNC_SIM_DEVICE_H_

@@ -1,0 +1,335 @@
+#include "simulator.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "config.h"
+#include "device.h"
+#include "oversync/protocol/json_writer.h"
+#include "scenario.h"
+#include "sim_server.h"
+
+namespace oversync::sim {
+namespace {
+
+constexpr int kMaxParallel = 500;
+
+double MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+// A temporary work directory removed on destruction (unless it was given by the caller).
+class WorkDir {
+ public:
+  static Result<WorkDir> Make(const std::filesystem::path& given) {
+    WorkDir dir;
+    if (!given.empty()) {
+      std::error_code error;
+      std::filesystem::create_directories(given, error);
+      if (error) {
+        return Error(ErrorCode::kIo,
+                     fmt::format("workdir {}: {}", given.string(), error.message()));
+      }
+      dir.path_ = std::filesystem::absolute(given);
+      return dir;
+    }
+    std::string pattern = (std::filesystem::temp_directory_path() / "oversync-sim.XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return Error(ErrorCode::kIo, "cannot create a temporary work directory");
+    }
+    // The private PostgreSQL cluster may run as the `postgres` user, which must reach its data
+    // directory inside.
+    ::chmod(pattern.c_str(), 0755);
+    dir.path_ = pattern;
+    dir.remove_ = true;
+    return dir;
+  }
+  WorkDir() = default;
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+  WorkDir(WorkDir&& other) noexcept
+      : path_(std::move(other.path_)), remove_(std::exchange(other.remove_, false)) {}
+  WorkDir& operator=(WorkDir&&) = delete;
+  ~WorkDir() {
+    if (remove_) {
+      std::error_code error;
+      std::filesystem::remove_all(path_, error);
+    }
+  }
+  const std::filesystem::path& path() const noexcept { return path_; }
+  bool temporary() const noexcept { return remove_; }
+
+ private:
+  std::filesystem::path path_;
+  bool remove_ = false;
+};
+
+std::string DefaultRunId() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return fmt::format(
+      "{:x}{:04x}",
+      std::chrono::duration_cast<std::chrono::milliseconds>(now).count() % 0xffffffffLL,
+      static_cast<unsigned>(::getpid()) & 0xffffU);
+}
+
+}  // namespace
+
+Result<SimReport> RunSimulator(const SimOptions& options) {
+  if (options.parallel < 1 || options.parallel > kMaxParallel) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("--parallel must be 1..{} (got {})", kMaxParallel, options.parallel));
+  }
+  OVERSYNC_ASSIGN_OR_RETURN(std::vector<const ScenarioDef*> selected,
+                            SelectScenarios(options.scenario));
+  std::mutex out_mu;
+  const auto emit = [&options, &out_mu](std::string_view line) {
+    if (!options.progress) return;
+    const std::lock_guard<std::mutex> lock(out_mu);
+    options.progress(line);
+  };
+  OVERSYNC_ASSIGN_OR_RETURN(WorkDir workdir, WorkDir::Make(options.workdir));
+  const std::string run_id = options.run_id.empty() ? DefaultRunId() : options.run_id;
+  const std::string secret =
+      options.jwt_secret.empty() ? std::string(oversyncd::kDefaultJwtSecret) : options.jwt_secret;
+
+  SimReport report;
+  std::unique_ptr<SimServer> server;
+  std::string verify_dsn;
+  if (options.server_url.empty()) {
+    SimServerOptions server_options;
+    server_options.admin_dsn = options.database_url;
+    server_options.local_pg_dir = workdir.path() / "pg";
+    server_options.jwt_secret = secret;
+    server_options.max_connections = std::clamp(options.parallel * 2, 16, 64);
+    server_options.worker_threads = std::clamp(options.parallel * 2, 8, 64);
+    emit(options.database_url.empty()
+             ? "starting the reference server on a private PostgreSQL cluster..."
+             : "starting the reference server on a fresh database...");
+    OVERSYNC_ASSIGN_OR_RETURN(server, SimServer::Start(std::move(server_options)));
+    report.server_url = server->base_url();
+    verify_dsn = server->dsn();
+  } else {
+    report.server_url = options.server_url;
+    while (!report.server_url.empty() && report.server_url.back() == '/') {
+      report.server_url.pop_back();
+    }
+    verify_dsn = options.database_url;
+  }
+  report.verified_in_postgres = !verify_dsn.empty();
+
+  const TokenMinter minter(secret);
+  LatencyRecorder latencies;
+  DeviceEnv env;
+  env.base_url = report.server_url;
+  env.mint_token = [&minter](std::string_view user) { return minter.TokenFor(user); };
+  env.latencies = &latencies;
+  if (options.verbose) env.client_logger = std::make_shared<StderrLogger>(LogLevel::kInfo);
+
+  const std::size_t total = selected.size() * static_cast<std::size_t>(options.parallel);
+  emit(fmt::format("server {} | {} scenario(s) x {} user(s) = {} runs | verification: {}",
+                   report.server_url, selected.size(), options.parallel, total,
+                   report.verified_in_postgres ? "devices + PostgreSQL" : "devices only"));
+
+  std::mutex results_mu;
+  std::vector<ScenarioResult> results;
+  std::atomic<std::size_t> done{0};
+  RuntimeService* service = server != nullptr ? &server->service() : nullptr;
+  const auto started = std::chrono::steady_clock::now();
+
+  const auto worker = [&](int index) {
+    for (const ScenarioDef* def : selected) {
+      ScenarioResult result;
+      result.name = std::string(def->name);
+      result.user = fmt::format("sim-{}-u{}-{}", run_id, index, def->name);
+      const std::filesystem::path dir =
+          workdir.path() / "devices" / fmt::format("u{}", index) / std::string(def->name);
+      const auto scenario_start = std::chrono::steady_clock::now();
+      Status status;
+      {
+        std::function<void(std::string_view)> log;
+        if (options.verbose) log = emit;
+        ScenarioContext ctx(env, result.user, dir, verify_dsn, service, log);
+        try {
+          status = def->run(ctx);
+        } catch (const std::exception& e) {
+          status = Status(ErrorCode::kInternal, fmt::format("exception: {}", e.what()));
+        } catch (...) {
+          status = Status(ErrorCode::kInternal, "unknown exception");
+        }
+        result.counters = ctx.Finish();
+      }
+      result.duration_ms = MillisSince(scenario_start);
+      result.passed = status.ok();
+      if (!status.ok()) result.reason = status.message();
+      if (workdir.temporary()) {
+        std::error_code error;
+        std::filesystem::remove_all(dir, error);
+      }
+      const std::size_t n = done.fetch_add(1) + 1;
+      emit(fmt::format("[{:>{}}/{}] {} {:<22} {:<40} {:8.1f} ms{}{}", n,
+                       fmt::formatted_size("{}", total), total, result.passed ? "PASS" : "FAIL",
+                       result.name, result.user, result.duration_ms, result.passed ? "" : " — ",
+                       result.reason));
+      const std::lock_guard<std::mutex> lock(results_mu);
+      results.push_back(std::move(result));
+    }
+  };
+  {
+    std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(options.parallel));
+    for (int i = 0; i < options.parallel; ++i) threads.emplace_back(worker, i);
+    for (std::thread& thread : threads) thread.join();
+  }
+  report.wall_ms = MillisSince(started);
+
+  std::sort(results.begin(), results.end(), [](const ScenarioResult& a, const ScenarioResult& b) {
+    return std::tie(a.name, a.user) < std::tie(b.name, b.user);
+  });
+  for (const ScenarioResult& result : results) {
+    (result.passed ? report.passed : report.failed) += 1;
+    for (const auto& [name, value] : result.counters) report.totals[name] += value;
+  }
+  report.results = std::move(results);
+  for (Op op : {Op::kPush, Op::kPull, Op::kSnapshot, Op::kAttach}) {
+    report.latencies[std::string(OpName(op))] = latencies.Summarize(op);
+  }
+  if (server != nullptr) {
+    report.server_requests = server->counters().requests.load();
+    report.server_4xx = server->counters().client_errors.load();
+    report.server_5xx = server->counters().server_errors.load();
+    if (Status stopped = server->Stop(); !stopped.ok()) {
+      emit(fmt::format("warning: server cleanup: {}", stopped.ToString()));
+    }
+  }
+  return report;
+}
+
+std::string FormatSummary(const SimReport& report) {
+  const auto total = [&report](const char* name) -> std::int64_t {
+    const auto it = report.totals.find(name);
+    return it == report.totals.end() ? 0 : it->second;
+  };
+  const double seconds = std::max(report.wall_ms / 1000.0, 1e-9);
+  std::string out;
+  out += "\n==================== oversync-sim summary ====================\n";
+  out += fmt::format("server       {}\n", report.server_url);
+  out +=
+      fmt::format("verified     on the devices{}\n",
+                  report.verified_in_postgres ? " and in PostgreSQL" : " only (no database url)");
+  out += fmt::format("scenarios    {} run: {} passed, {} failed in {:.1f} s\n",
+                     report.passed + report.failed, report.passed, report.failed, seconds);
+  out += fmt::format(
+      "synced       {} rows pushed in {} bundles; {} rows pulled ({} bundles, {} "
+      "snapshot chunks)\n",
+      total("rows_pushed"), total("bundles_pushed"), total("rows_pulled"), total("bundles_pulled"),
+      total("snapshot_chunks"));
+  out += fmt::format(
+      "throughput   {:.1f} rows/s pushed, {:.1f} rows/s pulled, {:.1f} requests/s, "
+      "{:.2f} scenarios/s\n",
+      static_cast<double>(total("rows_pushed")) / seconds,
+      static_cast<double>(total("rows_pulled")) / seconds,
+      static_cast<double>(total("requests")) / seconds, (report.passed + report.failed) / seconds);
+  out += fmt::format("latency (ms) {:<9} {:>7} {:>9} {:>9} {:>9} {:>9}\n", "", "count", "p50",
+                     "p95", "p99", "max");
+  for (const char* op : {"push", "pull", "snapshot", "attach"}) {
+    const auto it = report.latencies.find(op);
+    if (it == report.latencies.end()) continue;
+    const LatencySummary& s = it->second;
+    out += fmt::format("             {:<9} {:>7} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f}\n", op,
+                       s.count, s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms);
+  }
+  out += fmt::format(
+      "errors       clients saw {} HTTP error answers and {} transport failures "
+      "(offline periods included)\n",
+      total("http_errors"), total("transport_errors"));
+  if (report.server_requests > 0) {
+    out += fmt::format(
+        "             server answered {} requests: {} 4xx (conflicts, expected "
+        "rejections), {} 5xx\n",
+        report.server_requests, report.server_4xx, report.server_5xx);
+  }
+  for (const ScenarioResult& result : report.results) {
+    if (!result.passed) {
+      out += fmt::format("FAILED       {} ({}): {}\n", result.name, result.user, result.reason);
+    }
+  }
+  out += fmt::format("result       {}\n", report.AllPassed() ? "ALL PASSED" : "FAILED");
+  return out;
+}
+
+std::string ReportJson(const SimReport& report) {
+  std::string out;
+  protocol::JsonWriter w(out);
+  w.BeginObject();
+  w.Member("server_url", std::string_view(report.server_url));
+  w.Member("verified_in_postgres", report.verified_in_postgres);
+  w.Member("passed", std::int64_t{report.passed});
+  w.Member("failed", std::int64_t{report.failed});
+  w.Key("wall_ms");
+  w.Double(report.wall_ms);
+  w.Key("scenarios");
+  w.BeginArray();
+  for (const ScenarioResult& result : report.results) {
+    w.BeginObject();
+    w.Member("name", std::string_view(result.name));
+    w.Member("user", std::string_view(result.user));
+    w.Member("passed", result.passed);
+    w.Member("reason", std::string_view(result.reason));
+    w.Key("duration_ms");
+    w.Double(result.duration_ms);
+    w.Key("counters");
+    w.BeginObject();
+    for (const auto& [name, value] : result.counters) w.Member(name, value);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("totals");
+  w.BeginObject();
+  for (const auto& [name, value] : report.totals) w.Member(name, value);
+  w.EndObject();
+  w.Key("latency_ms");
+  w.BeginObject();
+  for (const auto& [op, s] : report.latencies) {
+    w.Key(op);
+    w.BeginObject();
+    w.Member("count", static_cast<std::int64_t>(s.count));
+    w.Key("p50");
+    w.Double(s.p50_ms);
+    w.Key("p95");
+    w.Double(s.p95_ms);
+    w.Key("p99");
+    w.Double(s.p99_ms);
+    w.Key("max");
+    w.Double(s.max_ms);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.Key("server");
+  w.BeginObject();
+  w.Member("requests", report.server_requests);
+  w.Member("answers_4xx", report.server_4xx);
+  w.Member("answers_5xx", report.server_5xx);
+  w.EndObject();
+  w.EndObject();
+  out.push_back('\n');
+  return out;
+}
+
+}  // namespace oversync::sim

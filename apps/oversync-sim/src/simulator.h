@@ -1,0 +1,89 @@
+// File: apps/oversync-sim/src/simulator.h
+//
+// The simulator's library entry point (the CLI in main.cc and sim_test.cc both call it): starts
+// the reference server in-process unless a server URL is given, runs the selected scenarios for
+// `parallel` users at once (each user its own scope and devices), verifies on the devices and in
+// PostgreSQL, and returns the results with latency percentiles and traffic totals.
+//
+// Thread-safety: RunSimulator may be called from any thread; `progress` is called from worker
+// threads, one complete line per call, serialized by the simulator.
+#ifndef OVERSYNC_SIM_SIMULATOR_H_
+#define OVERSYNC_SIM_SIMULATOR_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "metrics.h"
+#include "oversync/common/status.h"
+
+namespace oversync::sim {
+
+struct SimOptions {
+  // Base URL of a running server; empty = start the reference server in-process.
+  std::string server_url;
+  // In-process server: PostgreSQL on which a fresh database is created (empty = start a private
+  // cluster in the work directory). External server: the server's database, for verification
+  // (empty = verify on the devices only).
+  std::string database_url;
+  // HMAC secret of the bearer tokens (must match the server's JWT_SECRET).
+  std::string jwt_secret;
+  // A scenario name, "all" or "watch-all".
+  std::string scenario = "all";
+  // Users run concurrently (1..500).
+  int parallel = 1;
+  // Where the SQLite files go (and the private cluster); empty = a temporary directory that is
+  // removed at the end. A given directory is kept.
+  std::filesystem::path workdir;
+  // A prefix making this run's user ids unique on a shared server; empty = derived from the
+  // time and pid.
+  std::string run_id;
+  // Per-step progress lines, not only one line per scenario.
+  bool verbose = false;
+  // Receives every output line (without trailing newline). Null = discard.
+  std::function<void(std::string_view line)> progress;
+};
+
+struct ScenarioResult {
+  std::string name;
+  std::string user;
+  bool passed = false;
+  std::string reason;  // failure reason; empty when passed
+  double duration_ms = 0;
+  std::map<std::string, std::int64_t> counters;
+};
+
+struct SimReport {
+  std::vector<ScenarioResult> results;
+  int passed = 0;
+  int failed = 0;
+  double wall_ms = 0;
+  std::string server_url;
+  bool verified_in_postgres = false;
+  std::map<std::string, std::int64_t> totals;       // sums of the scenario counters
+  std::map<std::string, LatencySummary> latencies;  // by OpName
+  // In-process server only: answers by status class.
+  std::int64_t server_requests = 0;
+  std::int64_t server_4xx = 0;
+  std::int64_t server_5xx = 0;
+  bool AllPassed() const noexcept { return failed == 0 && passed > 0; }
+};
+
+// Errors: kInvalidArgument (options: unknown scenario, parallel out of range), kUnavailable /
+// kDatabase / kIo when the server or the work directory cannot be set up. Scenario failures are
+// results, not errors.
+Result<SimReport> RunSimulator(const SimOptions& options);
+
+// The readable end-of-run summary (several lines).
+std::string FormatSummary(const SimReport& report);
+// The JSON report (per scenario: name, user, passed, reason, duration_ms, counters; plus totals
+// and latencies).
+std::string ReportJson(const SimReport& report);
+
+}  // namespace oversync::sim
+
+#endif  // OVERSYNC_SIM_SIMULATOR_H_
