@@ -7,6 +7,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <regex>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -168,6 +169,15 @@ Result<HttpResponse> SimTransport::Send(const HttpRequest& request) {
     counters_->transport_errors.fetch_add(1, std::memory_order_relaxed);
     return response;
   }
+  if (hide_watch_.load() && response->status == 200 && PathOf(request.url) == "/sync/capabilities") {
+    static const std::regex kWatchOn(R"re("bundle_change_watch"\s*:\s*true)re");
+    std::string rewritten =
+        std::regex_replace(response->body, kWatchOn, R"("bundle_change_watch":false)");
+    if (rewritten != response->body) {
+      response->body = std::move(rewritten);
+      capabilities_rewritten_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
   CountAnswer(request, *response);
   return response;
 }
@@ -185,8 +195,10 @@ Result<int> SimTransport::Stream(const HttpRequest& request,
   }
   Result<int> status = inner_->Stream(request, on_data, error_body);
   // A cancelled stream is the client stopping its watch, not a failure.
-  if (!status.has_value() && status.error().code() != ErrorCode::kCancelled) {
-    counters_->transport_errors.fetch_add(1, std::memory_order_relaxed);
+  if (!status.has_value()) {
+    if (status.error().code() != ErrorCode::kCancelled) {
+      counters_->transport_errors.fetch_add(1, std::memory_order_relaxed);
+    }
   } else if (*status >= 400) {
     counters_->http_errors.fetch_add(1, std::memory_order_relaxed);
   }
@@ -294,12 +306,14 @@ Status Device::Uninstall() {
   return {};
 }
 
-Result<AttachResult> Device::SignIn(std::string_view user_id) {
+Result<AttachResult> Device::SignIn(std::string_view user_view) {
+  // A copy: `user_view` may point into user_, which is reassigned below (Restart passes it).
+  const std::string user_id(user_view);
   {
     const std::lock_guard<std::mutex> lock(user_slot_->mu);
-    user_slot_->user = std::string(user_id);
+    user_slot_->user = user_id;
   }
-  user_ = std::string(user_id);
+  user_ = user_id;
   Status last(ErrorCode::kUnavailable, "no attach attempt");
   for (int attempt = 1; attempt <= 8; ++attempt) {
     const auto start = std::chrono::steady_clock::now();

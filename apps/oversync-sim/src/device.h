@@ -50,6 +50,11 @@ class SimTransport final : public oversqlite::Transport {
 
   void SetOffline(bool offline) noexcept { offline_.store(offline); }
   bool offline() const noexcept { return offline_.load(); }
+  // A proxy claiming the server has no bundle-change watch: successful GET /sync/capabilities
+  // answers get features.bundle_change_watch rewritten to false.
+  void SetHideWatchCapability(bool hide) noexcept { hide_watch_.store(hide); }
+  // Capabilities answers rewritten so far.
+  std::int64_t capabilities_rewritten() const noexcept { return capabilities_rewritten_.load(); }
 
   Result<oversqlite::HttpResponse> Send(const oversqlite::HttpRequest& request) override;
   Result<int> Stream(const oversqlite::HttpRequest& request,
@@ -63,6 +68,8 @@ class SimTransport final : public oversqlite::Transport {
   const std::shared_ptr<oversqlite::Transport> inner_;
   const std::shared_ptr<TrafficCounters> counters_;
   std::atomic<bool> offline_{false};
+  std::atomic<bool> hide_watch_{false};
+  std::atomic<std::int64_t> capabilities_rewritten_{0};
 };
 
 // What every device of a run shares.

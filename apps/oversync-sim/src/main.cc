@@ -74,7 +74,7 @@ int Run(const std::vector<std::string>& args) {
     }
     if (arg == "--list") {
       for (const oversync::sim::ScenarioDef& def : oversync::sim::Scenarios()) {
-        fmt::print("{:<22} {}{}\n", def.name, def.summary, def.watch ? " (watch-all)" : "");
+        fmt::print("{:<33} {}{}\n", def.name, def.summary, def.watch ? " (watch-all)" : "");
       }
       return 0;
     }

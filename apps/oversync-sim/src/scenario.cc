@@ -57,7 +57,7 @@ std::map<std::string, std::int64_t> ScenarioContext::Finish() {
 
 namespace {
 
-constexpr std::array<ScenarioDef, 15> kScenarios = {{
+constexpr std::array<ScenarioDef, 20> kScenarios = {{
     {"fresh-install", "offline guest writes, sign in seeds the server from local", false,
      &RunFreshInstall},
     {"normal-usage", "signed-in user creates, updates, deletes, pushes", false, &RunNormalUsage},
@@ -72,6 +72,9 @@ constexpr std::array<ScenarioDef, 15> kScenarios = {{
      &RunUserSwitch},
     {"bundle-fk-atomicity", "FK graph with cycles as one bundle, dirty pull rejected", false,
      &RunBundleFkAtomicity},
+    {"complex-multi-batch",
+     "FK-hostile multi-chunk pushes, crashes before commit and replay, prune fallback", false,
+     &RunComplexMultiBatch},
     {"multi-device-sync", "two devices, no resurrection of a deleted row", false,
      &RunMultiDeviceSync},
     {"multi-device-complex", "alternating adds, updates, deletes and re-adds", false,
@@ -80,10 +83,18 @@ constexpr std::array<ScenarioDef, 15> kScenarios = {{
     {"typed-rows", "NULLs, integers, REAL, BLOB and timestamps round-trip", false, &RunTypedRows},
     {"watch-peer-push", "a watching device converges on a peer's push event", true,
      &RunWatchPeerPush},
+    {"watch-server-originated", "a server-side write reaches a watcher (NOTIFY path)", true,
+     &RunWatchServerOriginated},
     {"watch-reconnect-catch-up", "a reconnecting watcher catches up immediately", true,
      &RunWatchReconnectCatchUp},
     {"watch-default-off", "default mode polls and never opens /sync/watch", true,
      &RunWatchDefaultOff},
+    {"watch-server-unsupported-fallback", "watch not advertised: auto mode polls, no stream",
+     true, &RunWatchServerUnsupportedFallback},
+    {"watch-idle-cleanup", "an idle watcher's server subscription is released", true,
+     &RunWatchIdleCleanup},
+    {"watch-many-clients-converge", "8 watchers converge on one write within 5 s", true,
+     &RunWatchManyClientsConverge},
 }};
 
 }  // namespace

@@ -26,6 +26,7 @@ Status RunOfflineOnline(ScenarioContext& ctx);
 Status RunConflicts(ScenarioContext& ctx);
 Status RunUserSwitch(ScenarioContext& ctx);
 Status RunBundleFkAtomicity(ScenarioContext& ctx);
+Status RunComplexMultiBatch(ScenarioContext& ctx);
 Status RunMultiDeviceSync(ScenarioContext& ctx);
 Status RunMultiDeviceComplex(ScenarioContext& ctx);
 Status RunFilesSync(ScenarioContext& ctx);
@@ -33,6 +34,10 @@ Status RunTypedRows(ScenarioContext& ctx);
 Status RunWatchPeerPush(ScenarioContext& ctx);
 Status RunWatchReconnectCatchUp(ScenarioContext& ctx);
 Status RunWatchDefaultOff(ScenarioContext& ctx);
+Status RunWatchServerOriginated(ScenarioContext& ctx);
+Status RunWatchServerUnsupportedFallback(ScenarioContext& ctx);
+Status RunWatchIdleCleanup(ScenarioContext& ctx);
+Status RunWatchManyClientsConverge(ScenarioContext& ctx);
 
 // ---- helpers ----
 
@@ -45,6 +50,12 @@ inline Status Failed(std::string reason) {
 #define OVERSYNC_SIM_EXPECT(cond, ...)                                     \
   do {                                                                     \
     if (!(cond)) return ::oversync::sim::Failed(fmt::format(__VA_ARGS__)); \
+  } while (false)
+
+// The same in a function returning Result<T>.
+#define OVERSYNC_SIM_REQUIRE(cond, ...)                                                      \
+  do {                                                                                       \
+    if (!(cond)) return ::oversync::Error(::oversync::sim::Failed(fmt::format(__VA_ARGS__))); \
   } while (false)
 
 // Lowercase dashed UUIDs (the server renders them so), and the same as 32 hex digits for BLOB

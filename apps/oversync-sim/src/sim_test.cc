@@ -1,7 +1,10 @@
-// The simulator's scenario set against the in-process reference server (a fresh database on
-// OVERSYNC_TEST_DSN's PostgreSQL), two users in parallel: every scenario must pass.
+// The simulator's scenario sets (`all`, then `watch-all`) against the in-process reference
+// server (a fresh database on OVERSYNC_TEST_DSN's PostgreSQL), two users in parallel: every
+// scenario must pass. (What .ci/run runs of the simulator; the soak is scripts/soak.sh.)
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -11,7 +14,7 @@
 namespace oversync::sim {
 namespace {
 
-TEST(SimulatorTest, AllScenariosPassWithTwoParallelUsers) {
+void RunSetWithTwoParallelUsers(const char* set, std::size_t expected_runs) {
   // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts
   const char* dsn = std::getenv("OVERSYNC_TEST_DSN");
   if (dsn == nullptr || *dsn == '\0') {
@@ -21,7 +24,7 @@ TEST(SimulatorTest, AllScenariosPassWithTwoParallelUsers) {
   }
   SimOptions options;
   options.database_url = dsn;
-  options.scenario = "all";
+  options.scenario = set;
   options.parallel = 2;
   options.progress = [](std::string_view line) {
     std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
@@ -31,6 +34,7 @@ TEST(SimulatorTest, AllScenariosPassWithTwoParallelUsers) {
   for (const ScenarioResult& result : report->results) {
     EXPECT_TRUE(result.passed) << result.name << " (" << result.user << "): " << result.reason;
   }
+  EXPECT_EQ(report->results.size(), expected_runs);
   EXPECT_EQ(report->failed, 0);
   EXPECT_EQ(report->passed, static_cast<int>(report->results.size()));
   EXPECT_GT(report->passed, 0);
@@ -38,9 +42,21 @@ TEST(SimulatorTest, AllScenariosPassWithTwoParallelUsers) {
   EXPECT_EQ(report->server_5xx, 0);
   EXPECT_GT(report->totals["rows_pushed"], 0);
   EXPECT_GT(report->latencies["push"].count, 0U);
+  // In-process server: nothing is skipped.
+  EXPECT_EQ(report->totals["skipped"], 0);
+  EXPECT_EQ(report->totals["prune_skipped"], 0);
+  EXPECT_EQ(report->totals["subscriber_checks_skipped"], 0);
   // The summary and the JSON report render.
   EXPECT_NE(FormatSummary(*report).find("ALL PASSED"), std::string::npos);
   EXPECT_NE(ReportJson(*report).find("\"scenarios\":["), std::string::npos);
+}
+
+TEST(SimulatorTest, AllScenariosPassWithTwoParallelUsers) {
+  RunSetWithTwoParallelUsers("all", 13 * 2);
+}
+
+TEST(SimulatorTest, WatchScenariosPassWithTwoParallelUsers) {
+  RunSetWithTwoParallelUsers("watch-all", 7 * 2);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -117,7 +118,12 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
     server_options.local_pg_dir = workdir.path() / "pg";
     server_options.jwt_secret = secret;
     server_options.max_connections = std::clamp(options.parallel * 2, 16, 64);
-    server_options.worker_threads = std::clamp(options.parallel * 2, 8, 64);
+    // Every open watch stream holds a handler thread: watch-many-clients-converge keeps 8 per
+    // user open at once.
+    const bool watching = std::any_of(selected.begin(), selected.end(),
+                                      [](const ScenarioDef* def) { return def->watch; });
+    server_options.worker_threads = watching ? std::min(options.parallel * 10 + 16, 4096)
+                                             : std::clamp(options.parallel * 2, 8, 64);
     emit(options.database_url.empty()
              ? "starting the reference server on a private PostgreSQL cluster..."
              : "starting the reference server on a fresh database...");
@@ -182,7 +188,7 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
         std::filesystem::remove_all(dir, error);
       }
       const std::size_t n = done.fetch_add(1) + 1;
-      emit(fmt::format("[{:>{}}/{}] {} {:<22} {:<40} {:8.1f} ms{}{}", n,
+      emit(fmt::format("[{:>{}}/{}] {} {:<33} {:<40} {:8.1f} ms{}{}", n,
                        fmt::formatted_size("{}", total), total, result.passed ? "PASS" : "FAIL",
                        result.name, result.user, result.duration_ms, result.passed ? "" : " — ",
                        result.reason));
@@ -263,6 +269,26 @@ std::string FormatSummary(const SimReport& report) {
         "             server answered {} requests: {} 4xx (conflicts, expected "
         "rejections), {} 5xx\n",
         report.server_requests, report.server_4xx, report.server_5xx);
+  }
+  {
+    // Steps an external server cannot support pass with a note (--verbose shows it).
+    std::map<std::string, int> skipped;
+    for (const ScenarioResult& result : report.results) {
+      for (const char* counter : {"skipped", "prune_skipped", "subscriber_checks_skipped"}) {
+        const auto it = result.counters.find(counter);
+        if (it != result.counters.end() && it->second > 0) {
+          skipped[result.name + (std::string_view(counter) == "skipped" ? " (whole scenario)"
+                                 : std::string_view(counter) == "prune_skipped"
+                                     ? " (forced prune step)"
+                                     : " (subscriber counts)")] += 1;
+        }
+      }
+    }
+    for (const auto& [what, runs] : skipped) {
+      out += fmt::format("skipped      {} in {} run(s): not possible against this server "
+                         "(needs the in-process server or its test endpoints)\n",
+                         what, runs);
+    }
   }
   for (const ScenarioResult& result : report.results) {
     if (!result.passed) {

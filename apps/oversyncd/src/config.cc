@@ -89,6 +89,14 @@ Result<Config> ConfigFromEnv(const EnvLookup& lookup) {
       timings == "1" || EqualsFoldAscii(timings, "true") || EqualsFoldAscii(timings, "yes");
 
   if (const std::string raw = get("OVERSYNCD_DATA_DIR"); !raw.empty()) config.data_dir = raw;
+  if (const std::string raw = get("OVERSYNCD_WORKER_THREADS"); !TrimSpace(raw).empty()) {
+    const std::optional<int> value = ParseInt(TrimSpace(raw));
+    if (!value || *value < 1 || *value > 4096) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "OVERSYNCD_WORKER_THREADS must be an integer between 1 and 4096");
+    }
+    config.worker_threads = *value;
+  }
   return config;
 }
 

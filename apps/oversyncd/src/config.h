@@ -45,6 +45,10 @@ struct Config {
   // OVERSYNCD_DATA_DIR: data directory of the self-managed cluster (relative paths are taken
   // relative to the current directory).
   std::string data_dir = ".oversyncd/pg";
+  // OVERSYNCD_WORKER_THREADS: HTTP handler threads. Every open /sync/watch stream holds one for
+  // its lifetime (Go serves each connection on its own goroutine), so this bounds the number of
+  // concurrent watchers plus in-flight requests. 1..4096.
+  int worker_threads = 256;
 };
 
 // Returns the variable's value, or nullopt when it is not set.
@@ -52,7 +56,8 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 
 // Builds the configuration. Empty values count as unset, as in Go.
 // Errors: kInvalidArgument with Go's message for bad pool sizes
-// ("OVERSYNC_DB_POOL_MAX_CONNS must be a positive integer", ...) or a bad PORT.
+// ("OVERSYNC_DB_POOL_MAX_CONNS must be a positive integer", ...), a bad PORT or a bad
+// OVERSYNCD_WORKER_THREADS.
 Result<Config> ConfigFromEnv(const EnvLookup& lookup);
 
 }  // namespace oversync::oversyncd

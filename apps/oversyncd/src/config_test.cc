@@ -28,6 +28,7 @@ TEST(ConfigFromEnvTest, Defaults) {
   EXPECT_EQ(config->pool_min_conns, 5);
   EXPECT_FALSE(config->log_stage_timings);
   EXPECT_EQ(config->data_dir, ".oversyncd/pg");
+  EXPECT_EQ(config->worker_threads, 256);
 }
 
 TEST(ConfigFromEnvTest, ReadsEverything) {
@@ -38,7 +39,8 @@ TEST(ConfigFromEnvTest, ReadsEverything) {
                                    {"OVERSYNC_DB_POOL_MAX_CONNS", " 10 "},
                                    {"OVERSYNC_DB_POOL_MIN_CONNS", "0"},
                                    {"OVERSYNC_LOG_STAGE_TIMINGS", " YES "},
-                                   {"OVERSYNCD_DATA_DIR", "/var/lib/oversyncd"}});
+                                   {"OVERSYNCD_DATA_DIR", "/var/lib/oversyncd"},
+                                   {"OVERSYNCD_WORKER_THREADS", " 32 "}});
   ASSERT_TRUE(config.has_value()) << config.error().ToString();
   EXPECT_EQ(config->database_url, "postgres://u@h/db");
   EXPECT_EQ(config->port, 9090);
@@ -49,6 +51,16 @@ TEST(ConfigFromEnvTest, ReadsEverything) {
   EXPECT_EQ(config->pool_min_conns, 0);
   EXPECT_TRUE(config->log_stage_timings);
   EXPECT_EQ(config->data_dir, "/var/lib/oversyncd");
+  EXPECT_EQ(config->worker_threads, 32);
+}
+
+TEST(ConfigFromEnvTest, RejectsBadWorkerThreads) {
+  for (const char* bad : {"0", "-1", "4097", "many"}) {
+    Result<Config> config = FromMap({{"OVERSYNCD_WORKER_THREADS", bad}});
+    ASSERT_FALSE(config.has_value()) << bad;
+    EXPECT_EQ(config.error().message(),
+              "OVERSYNCD_WORKER_THREADS must be an integer between 1 and 4096");
+  }
 }
 
 TEST(ConfigFromEnvTest, EmptyValuesMeanDefault) {

@@ -5,7 +5,11 @@
 //
 // Environment: DATABASE_URL, PORT (default 8080), OVERSYNCD_LISTEN_ADDR (default 127.0.0.1),
 // OVERSYNCD_DATA_DIR (default .oversyncd/pg, used when DATABASE_URL is unset), JWT_SECRET,
-// OVERSYNC_DB_POOL_MAX_CONNS, OVERSYNC_DB_POOL_MIN_CONNS, OVERSYNC_LOG_STAGE_TIMINGS.
+// OVERSYNC_DB_POOL_MAX_CONNS, OVERSYNC_DB_POOL_MIN_CONNS, OVERSYNC_LOG_STAGE_TIMINGS,
+// OVERSYNCD_WORKER_THREADS (default 256; each open watch stream holds one).
+//
+// Stdout: "oversyncd listening on http://HOST:PORT" once the listener is up (PORT=0 picks a free
+// port), then, with the self-managed cluster only, "oversyncd database <libpq conninfo>".
 //
 // Signals: SIGINT and SIGTERM are blocked in every thread and taken synchronously by main with
 // sigwait(), so there is no signal handler and no global state. Shutdown order: stop the HTTP
@@ -182,6 +186,7 @@ int Run(const sigset_t& stop_signals, const std::vector<std::string>& args) {
   server_options.read_timeout_ms = 120'000;
   server_options.write_timeout_ms = 120'000;
   server_options.idle_timeout_ms = 60'000;
+  server_options.worker_threads = config->worker_threads;
   App* handler_app = app->get();
   Result<std::unique_ptr<http_beast::BeastServer>> server = http_beast::BeastServer::Start(
       server_options,
@@ -192,6 +197,12 @@ int Run(const sigset_t& stop_signals, const std::vector<std::string>& args) {
   }
   fmt::print(stdout, "oversyncd listening on http://{}:{}\n", UrlHost(config->listen_address),
              (*server)->port());
+  if (local_postgres != nullptr) {
+    // The self-managed cluster trusts loopback connections and has no password, so its
+    // conninfo is safe to print; scripts/demo.sh reads it to verify the simulator's runs in
+    // PostgreSQL. (An external DATABASE_URL is never printed: it may carry a password.)
+    fmt::print(stdout, "oversyncd database {}\n", dsn);
+  }
   std::fflush(stdout);
 
   int signal_number = 0;
