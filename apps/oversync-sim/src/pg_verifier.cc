@@ -8,28 +8,68 @@
 
 namespace oversync::sim {
 
-Status PgVerifier::EnsureConnected() {
-  if (conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK) return {};
-  conn_.reset();
-  OVERSYNC_ASSIGN_OR_RETURN(conn_, oversyncd::PgConnect(dsn_));
-  return {};
+Result<PgPool::Lease> PgPool::Acquire() {
+  std::unique_lock lock(mutex_);
+  available_.wait(lock, [this] { return !idle_.empty() || open_ < max_connections_; });
+  if (!idle_.empty()) {
+    oversyncd::PgConnPtr conn = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(this, std::move(conn));
+  }
+  ++open_;
+  lock.unlock();
+  Result<oversyncd::PgConnPtr> conn = oversyncd::PgConnect(dsn_);
+  if (!conn) {
+    Forget();
+    return Error(conn.error());
+  }
+  return Lease(this, std::move(*conn));
+}
+
+void PgPool::Release(oversyncd::PgConnPtr conn) {
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    conn.reset();
+    Forget();
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(conn));
+  }
+  available_.notify_one();
+}
+
+void PgPool::Forget() {
+  {
+    std::lock_guard lock(mutex_);
+    --open_;
+  }
+  available_.notify_one();
+}
+
+void PgPool::Lease::Discard() noexcept {
+  if (pool_ != nullptr && conn_ != nullptr) {
+    conn_.reset();
+    pool_->Forget();
+  }
+  pool_ = nullptr;
 }
 
 Result<std::vector<std::string>> PgVerifier::Column(std::string_view sql,
                                                     const std::vector<std::string>& params) {
-  OVERSYNC_RETURN_IF_ERROR(EnsureConnected());
+  OVERSYNC_ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const std::string& param : params) values.push_back(param.c_str());
   const std::string text(sql);
-  const oversyncd::PgResultPtr result(PQexecParams(conn_.get(), text.c_str(),
+  const oversyncd::PgResultPtr result(PQexecParams(conn.get(), text.c_str(),
                                                    static_cast<int>(values.size()), nullptr,
                                                    values.data(), nullptr, nullptr, 0));
   if (result == nullptr || PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
     return Error(ErrorCode::kDatabase,
                  fmt::format("verify query failed: {}: {}", text,
                              result != nullptr ? PQresultErrorMessage(result.get())
-                                               : PQerrorMessage(conn_.get())));
+                                               : PQerrorMessage(conn.get())));
   }
   std::vector<std::string> out;
   const int rows = PQntuples(result.get());

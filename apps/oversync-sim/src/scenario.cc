@@ -11,14 +11,14 @@
 namespace oversync::sim {
 
 ScenarioContext::ScenarioContext(DeviceEnv env, std::string user, std::filesystem::path dir,
-                                 std::string verify_dsn, RuntimeService* service,
+                                 std::shared_ptr<PgPool> verify_pool, RuntimeService* service,
                                  std::function<void(std::string_view)> log)
     : env_(std::move(env)),
       user_(std::move(user)),
       dir_(std::move(dir)),
       service_(service),
       log_(std::move(log)) {
-  if (!verify_dsn.empty()) pg_.emplace(std::move(verify_dsn));
+  if (verify_pool != nullptr) pg_.emplace(std::move(verify_pool));
 }
 
 ScenarioContext::~ScenarioContext() { devices_.clear(); }

@@ -32,11 +32,11 @@ namespace oversync::sim {
 
 class ScenarioContext {
  public:
-  // `dir` holds this scenario's device files (created if missing). `verify_dsn` empty = no
+  // `dir` holds this scenario's device files (created if missing). `verify_pool` null = no
   // PostgreSQL verification (external server without --database-url). `service` is the
   // in-process runtime or null. `log` prints one progress line (only called when verbose).
   ScenarioContext(DeviceEnv env, std::string user, std::filesystem::path dir,
-                  std::string verify_dsn, RuntimeService* service,
+                  std::shared_ptr<PgPool> verify_pool, RuntimeService* service,
                   std::function<void(std::string_view)> log);
   ScenarioContext(const ScenarioContext&) = delete;
   ScenarioContext& operator=(const ScenarioContext&) = delete;

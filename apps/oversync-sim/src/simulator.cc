@@ -138,6 +138,9 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
     verify_dsn = options.database_url;
   }
   report.verified_in_postgres = !verify_dsn.empty();
+  // One bounded pool for every worker: 500 users must not open 500 verification connections.
+  std::shared_ptr<PgPool> verify_pool =
+      verify_dsn.empty() ? nullptr : std::make_shared<PgPool>(verify_dsn, 16);
 
   const TokenMinter minter(secret);
   LatencyRecorder latencies;
@@ -170,7 +173,7 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
       {
         std::function<void(std::string_view)> log;
         if (options.verbose) log = emit;
-        ScenarioContext ctx(env, result.user, dir, verify_dsn, service, log);
+        ScenarioContext ctx(env, result.user, dir, verify_pool, service, log);
         try {
           status = def->run(ctx);
         } catch (const std::exception& e) {
