@@ -105,17 +105,8 @@ Result<std::unique_ptr<SimServer>> SimServer::Start(SimServerOptions options) {
         oversyncd::InitializeBusinessSchema(conn.get(), oversyncd::kDefaultBusinessSchema));
   }
 
-  ServiceConfig config;
-  config.bundle_change_watch.enabled = true;
   auto metrics = std::make_shared<PrometheusStageMetrics>();
-  config.stage_metrics = metrics;
-  config.max_supported_schema_version = 1;
-  config.app_name = std::string(oversyncd::kAppName);
-  for (const char* table : {"users", "posts", "categories", "teams", "team_members", "files",
-                            "file_reviews", "typed_rows"}) {
-    config.registered_tables.push_back(
-        {std::string(oversyncd::kDefaultBusinessSchema), table, {"id"}});
-  }
+  ServiceConfig config = oversyncd::ReferenceServiceConfig(metrics);
   RuntimeOptions runtime_options;
   runtime_options.database_url = dsn;
   runtime_options.max_connections = opts.max_connections;

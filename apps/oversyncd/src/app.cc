@@ -9,6 +9,7 @@
 
 #include "auth.h"
 #include "business_schema.h"
+#include "config.h"
 #include "dummy_signin.h"
 #include "log.h"
 #include "oversync/protocol/codec.h"
@@ -16,6 +17,19 @@
 #include "oversync/protocol/json_writer.h"
 
 namespace oversync::oversyncd {
+
+ServiceConfig ReferenceServiceConfig(std::shared_ptr<PrometheusStageMetrics> metrics) {
+  ServiceConfig config;
+  config.bundle_change_watch.enabled = true;
+  config.stage_metrics = std::move(metrics);
+  config.max_supported_schema_version = 1;
+  config.app_name = std::string(kAppName);
+  for (const char* table : {"users", "posts", "categories", "teams", "team_members", "files",
+                            "file_reviews", "typed_rows"}) {
+    config.registered_tables.push_back({std::string(kDefaultBusinessSchema), table, {"id"}});
+  }
+  return config;
+}
 namespace {
 
 // Reference CORS middleware (protocol.md §1.3, server.md A.2).

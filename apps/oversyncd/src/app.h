@@ -45,6 +45,12 @@ struct AppOptions {
   bool log_requests = true;
 };
 
+// The reference server's runtime configuration (server.md A.1): the eight example tables of
+// business_schema.h registered with key `id`, bundle-change watch on, schema version 1, the
+// example app name, and `metrics` as the stage recorder (may be null). oversyncd, the client
+// tests' in-process server and the simulator all start from it.
+ServiceConfig ReferenceServiceConfig(std::shared_ptr<PrometheusStageMetrics> metrics);
+
 class App {
   struct PrivateTag {
     explicit PrivateTag() = default;

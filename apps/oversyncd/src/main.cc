@@ -133,19 +133,9 @@ int Run(const sigset_t& stop_signals, const std::vector<std::string>& args) {
 
   const SystemClock clock{};
   // The Go example's ServiceConfig (server.md A.1), bundle-change watch enabled on the default
-  // channel with the default 25 s heartbeat.
-  ServiceConfig service_config;
-  service_config.bundle_change_watch.enabled = true;
-  // Stage timings for GET /metrics (an extension of the Go example).
+  // channel with the default 25 s heartbeat; stage timings for GET /metrics (an extension).
   auto metrics = std::make_shared<PrometheusStageMetrics>();
-  service_config.stage_metrics = metrics;
-  service_config.max_supported_schema_version = 1;
-  service_config.app_name = std::string(kAppName);
-  for (const char* table : {"users", "posts", "categories", "teams", "team_members", "files",
-                            "file_reviews", "typed_rows"}) {
-    service_config.registered_tables.push_back(
-        {std::string(kDefaultBusinessSchema), table, {"id"}});
-  }
+  ServiceConfig service_config = ReferenceServiceConfig(metrics);
   RuntimeOptions runtime_options;
   runtime_options.database_url = dsn;
   runtime_options.max_connections = config->pool_max_conns;

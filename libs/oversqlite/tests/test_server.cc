@@ -37,17 +37,8 @@ Result<std::unique_ptr<TestServer>> TestServer::Start(TestServerOptions opts) {
         oversyncd::InitializeBusinessSchema(conn.get(), oversyncd::kDefaultBusinessSchema));
   }
 
-  ServiceConfig config;
-  config.bundle_change_watch.enabled = true;
   auto metrics = std::make_shared<PrometheusStageMetrics>();
-  config.stage_metrics = metrics;
-  config.max_supported_schema_version = 1;
-  config.app_name = std::string(oversyncd::kAppName);
-  for (const char* table : {"users", "posts", "categories", "teams", "team_members", "files",
-                            "file_reviews", "typed_rows"}) {
-    config.registered_tables.push_back(
-        {std::string(oversyncd::kDefaultBusinessSchema), table, {"id"}});
-  }
+  ServiceConfig config = oversyncd::ReferenceServiceConfig(metrics);
   // A worker deleting bundles on its own schedule would make retention tests racy.
   config.background_retention = false;
   if (server->options_.configure) server->options_.configure(config);
