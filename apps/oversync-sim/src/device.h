@@ -15,6 +15,7 @@
 #define OVERSYNC_SIM_DEVICE_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -80,7 +81,17 @@ struct DeviceEnv {
   LatencyRecorder* latencies = nullptr;  // not owned; outlives the devices
   // The clients' logger (--verbose); null = no client logging.
   std::shared_ptr<Logger> client_logger;
+  // How long a watch scenario waits for its watchers to converge after a write. 5 s (the Go
+  // simulator's figure) with up to 4 concurrent users; with more, every wake-up competes with
+  // the other users' streams and pulls for the same cores, so the simulator scales it (see
+  // WatchConvergeDeadline). It always stays below the watchers' 300 s fallback poll.
+  std::chrono::milliseconds watch_converge_within{5000};
 };
+
+// The watch convergence deadline for `parallel` concurrent users: 5 s up to 4 users, then
+// 500 ms more per user, at most 120 s. Measured: 24 users x 8 watchers on 2 cores converge in
+// 1-7 s (docs/benchmarks.md).
+std::chrono::milliseconds WatchConvergeDeadline(int parallel);
 
 class Device {
   struct PrivateTag {

@@ -93,7 +93,7 @@ constexpr std::array<ScenarioDef, 20> kScenarios = {{
      true, &RunWatchServerUnsupportedFallback},
     {"watch-idle-cleanup", "an idle watcher's server subscription is released", true,
      &RunWatchIdleCleanup},
-    {"watch-many-clients-converge", "8 watchers converge on one write within 5 s", true,
+    {"watch-many-clients-converge", "8 watchers converge on one write before the fallback poll", true,
      &RunWatchManyClientsConverge},
 }};
 

@@ -1,8 +1,9 @@
 // Bundle-change watch scenarios (client.md §8, §10): watch-peer-push, watch-server-originated,
 // watch-reconnect-catch-up, watch-default-off, watch-server-unsupported-fallback,
 // watch-idle-cleanup, watch-many-clients-converge. The watchers run the client's background
-// loops; the writer syncs explicitly. A 30 s fallback interval means convergence within 5 s
-// proves an event-driven pull. Subscriber counts come from the reference server's
+// loops; the writer syncs explicitly. The fallback poll interval (300 s) is far above the
+// convergence deadline (5 s for up to 4 concurrent users, scaled with --parallel up to 120 s, see
+// DeviceEnv::watch_converge_within), so converging in time proves an event-driven pull. Subscriber counts come from the reference server's
 // GET /test/watch-subscribers (process-local; a server without it skips those checks).
 #include <fmt/format.h>
 
@@ -28,11 +29,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr milliseconds kConvergeWithin{5000};
-
 void WatchConfig(oversqlite::Config& config) {
   config.bundle_change_watch_mode = oversqlite::BundleChangeWatchMode::kAuto;
-  config.watch_fallback_interval = milliseconds(30'000);
+  config.watch_fallback_interval = milliseconds(300'000);
   config.backoff_min = milliseconds(25);
   config.backoff_max = milliseconds(250);
 }
@@ -78,12 +77,12 @@ Status ExpectWatcherConverges(ScenarioContext& ctx, Device& watcher, int n, std:
             OVERSYNC_ASSIGN_OR_RETURN(std::int64_t seen, watcher.Checkpoint());
             return rows == 1 && seen >= seq;
           },
-          kConvergeWithin));
+          ctx.env().watch_converge_within));
   const auto waited =
       std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start).count();
   ctx.Count("watch_converge_ms", waited);
   OVERSYNC_SIM_EXPECT(converged, "watcher did not converge to bundle {} within {} ms ({})", seq,
-                      kConvergeWithin.count(), how);
+                      ctx.env().watch_converge_within.count(), how);
   ctx.Note(fmt::format("watcher converged to bundle {} in {} ms ({})", seq, waited, how));
   return {};
 }
@@ -93,7 +92,7 @@ Status WaitForWatchStream(ScenarioContext& ctx, std::int64_t at_least) {
   OVERSYNC_ASSIGN_OR_RETURN(
       bool open,
       WaitFor([&]() -> Result<bool> { return ctx.traffic().watch_requests.load() >= at_least; },
-              kConvergeWithin));
+              ctx.env().watch_converge_within));
   OVERSYNC_SIM_EXPECT(open, "the watcher never opened /sync/watch");
   // The request is sent; give the server a moment to register the subscriber.
   std::this_thread::sleep_for(milliseconds(200));
@@ -121,7 +120,7 @@ Result<std::optional<std::int64_t>> WatchSubscribers(ScenarioContext& ctx) {
   return std::optional<std::int64_t>(static_cast<std::int64_t>(count->as_number().value));
 }
 
-// Polls the subscriber count until it equals `want` (bounded by kConvergeWithin). Returns false
+// Polls the subscriber count until it equals `want` (bounded by the convergence deadline). Returns false
 // (after a note) when the server cannot report it.
 Result<bool> ExpectSubscribers(ScenarioContext& ctx, std::int64_t want, std::string_view when) {
   std::int64_t last = -1;
@@ -138,14 +137,14 @@ Result<bool> ExpectSubscribers(ScenarioContext& ctx, std::int64_t want, std::str
                           last = *n;
                           return *n == want;
                         },
-                        kConvergeWithin));
+                        ctx.env().watch_converge_within));
   if (!supported) {
     ctx.Note("SKIPPED subscriber count checks: the server has no /test/watch-subscribers");
     ctx.Count("subscriber_checks_skipped", 1);
     return false;
   }
   OVERSYNC_SIM_REQUIRE(reached, "{}: the server shows {} watch subscribers, want {} (waited {} ms)",
-                      when, last, want, kConvergeWithin.count());
+                      when, last, want, ctx.env().watch_converge_within.count());
   ctx.Note(fmt::format("{}: server shows {} watch subscribers", when, want));
   return true;
 }
@@ -298,8 +297,8 @@ Status RunWatchManyClientsConverge(ScenarioContext& ctx) {
   OVERSYNC_ASSIGN_OR_RETURN(std::int64_t seq, WriteAndSync(*writer, 1));
   const auto start = std::chrono::steady_clock::now();
   for (Device* watcher : watchers) {
-    // One shared deadline: every watcher must converge within 5 s of the write.
-    const auto left = kConvergeWithin - std::chrono::duration_cast<milliseconds>(
+    // One shared deadline: every watcher must converge within the deadline of the write.
+    const auto left = ctx.env().watch_converge_within - std::chrono::duration_cast<milliseconds>(
                                             std::chrono::steady_clock::now() - start);
     OVERSYNC_ASSIGN_OR_RETURN(
         bool converged,
@@ -313,7 +312,7 @@ Status RunWatchManyClientsConverge(ScenarioContext& ctx) {
             },
             std::max(left, milliseconds(0))));
     OVERSYNC_SIM_EXPECT(converged, "{} did not converge to bundle {} within {} ms",
-                        watcher->name(), seq, kConvergeWithin.count());
+                        watcher->name(), seq, ctx.env().watch_converge_within.count());
   }
   const auto waited =
       std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start).count();

@@ -148,6 +148,7 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
   env.base_url = report.server_url;
   env.mint_token = [&minter](std::string_view user) { return minter.TokenFor(user); };
   env.latencies = &latencies;
+  env.watch_converge_within = WatchConvergeDeadline(options.parallel);
   if (options.verbose) env.client_logger = std::make_shared<StderrLogger>(LogLevel::kInfo);
 
   const std::size_t total = selected.size() * static_cast<std::size_t>(options.parallel);
