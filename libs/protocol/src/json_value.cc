@@ -484,6 +484,11 @@ Result<JsonValue> JsonParser::Parse(std::string_view text, JsonParseOptions opti
   // simdjson would reject invalid UTF-8 and lone surrogates outright; Go replaces them.
   if (!simdjson::validate_utf8(text.data(), text.size()) || HasSurrogateEscape(text)) {
     GoSanitize(text, impl_->sanitized);
+    // Sanitizing changes nothing but invalid bytes and unpaired surrogate escapes.
+    if (options.strict_unicode && impl_->sanitized != text) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "invalid JSON: invalid UTF-8 or unpaired surrogate escape in a string");
+    }
     text = impl_->sanitized;
   }
   // simdjson 3.0.1 rejects a root true/false/null followed by more trailing whitespace than its

@@ -113,6 +113,9 @@ struct JsonParseOptions {
   // number only fails the row that carries it (protocol.md §2.5.3, §3.3); the push-chunk decoder
   // uses this mode and the row validation reports it. Never canonicalize such a value.
   bool keep_out_of_range_numbers = false;
+  // Reject invalid UTF-8 and unpaired surrogate escapes instead of replacing them with U+FFFD
+  // as Go does. RFC 8785 input (wire profile B, protocol-b.md §1.5, §3.1) must be well formed.
+  bool strict_unicode = false;
 };
 
 // Parses one JSON document with Go encoding/json semantics:

@@ -9,8 +9,8 @@
 //     integers are decimal strings.
 // Everything that differs between them at the value/hash level goes through this interface, so a
 // server can bind one profile per deployment or base path (kmp-client.md §6.3) and the client can
-// speak either. Only kGoCanonicalV1 is implemented so far; FindWireProfile reports the other as
-// not available.
+// speak either. Typed business values of profile B (numeric strings, the boolean bridge) are
+// per column and live in wire_values.h; the per-profile HTTP shapes live with the endpoints.
 //
 // Thread-safety: profiles are immutable and thread-safe; the references returned live forever.
 #ifndef OVERSYNC_PROTOCOL_WIRE_PROFILE_H_
@@ -57,11 +57,12 @@ class WireProfile {
   virtual Status CheckUploadedNumber(const JsonNumber& number) const = 0;
 };
 
-// The go-oversync 1f1118f profile.
+// The go-oversync 1f1118f profile ("profile A").
 const WireProfile& GoCanonicalV1Profile() noexcept;
+// go-oversync's jcs_uniform_numeric_strings_v1 ("profile B").
+const WireProfile& JcsUniformNumericStringsV1Profile() noexcept;
 
-// Looks a profile up by configuration name. Errors: kInvalidArgument for unknown names,
-// kUnavailable for a known profile that this build does not implement yet.
+// Looks a profile up by configuration name. Errors: kInvalidArgument for unknown names.
 Result<const WireProfile*> FindWireProfile(std::string_view name);
 
 }  // namespace oversync::protocol
