@@ -97,6 +97,16 @@ const std::vector<SpecRow>& SpecTable() {
       // "status_failed / health_failed | 500 | ... | T"
       {EC::kStatusFailed, "status_failed", 500, RC::kTransient, kNoAlt},
       {EC::kHealthFailed, "health_failed", 500, RC::kTransient, kNoAlt},
+      // protocol-b.md §6.1 (profile B only), classes from its "Client reaction" column:
+      // rebuild (S), retry after Retry-After (T), terminal (F), restart with create (R), 5xx (X).
+      {EC::kCheckpointAhead, "checkpoint_ahead", 409, RC::kStateRecovery, kNoAlt},
+      {EC::kSnapshotBuildCapacity, "snapshot_build_capacity", 429, RC::kTransient, kNoAlt},
+      {EC::kSnapshotChunkCapacity, "snapshot_chunk_capacity", 429, RC::kTransient, kNoAlt},
+      {EC::kSnapshotChunkTooSmall, "snapshot_chunk_too_small", 400, RC::kFatal, kNoAlt},
+      {EC::kSnapshotSessionLimitExceeded, "snapshot_session_limit_exceeded", 409, RC::kFatal,
+       kNoAlt},
+      {EC::kCommitOutcomeUnknown, "commit_outcome_unknown", 503, RC::kRestart, kNoAlt},
+      {EC::kSourceRetiredInvalid, "source_retired_invalid", 500, RC::kUnexpected, kNoAlt},
   };
   return kRows;
 }
@@ -112,8 +122,8 @@ std::string Describe(const SpecRow& row) { return std::string(row.wire_name); }
 // ---------------------------------------------------------------------------------------------
 // The error table (protocol.md §5)
 
-// protocol.md §5: every protocol code is listed in the spec table exactly once, and every
-// protocol enumerator (kAuthenticationFailed..kHealthFailed) is covered by it.
+// protocol.md §5 and protocol-b.md §6.1: every protocol code is listed in the spec table exactly
+// once, and every protocol enumerator (kAuthenticationFailed..kSourceRetiredInvalid) is covered.
 TEST(ErrorTable, SpecTableCoversEveryProtocolEnumerator) {
   std::set<EC> seen;
   std::set<std::string_view> names;
@@ -122,14 +132,14 @@ TEST(ErrorTable, SpecTableCoversEveryProtocolEnumerator) {
     EXPECT_TRUE(names.insert(row.wire_name).second) << "duplicate wire name " << Describe(row);
   }
   const auto first = static_cast<unsigned>(EC::kAuthenticationFailed);
-  const auto last = static_cast<unsigned>(EC::kHealthFailed);
+  const auto last = static_cast<unsigned>(EC::kSourceRetiredInvalid);
   EXPECT_EQ(SpecTable().size(), last - first + 1);
   for (unsigned v = first; v <= last; ++v) {
     EXPECT_EQ(seen.count(static_cast<EC>(v)), 1U) << "enumerator " << v << " has no spec row";
   }
   // protocol.md §5 has 43 rows listing 44 distinct codes (status_failed / health_failed share
-  // a row).
-  EXPECT_EQ(SpecTable().size(), 44U);
+  // a row); protocol-b.md §6.1 adds 7.
+  EXPECT_EQ(SpecTable().size(), 51U);
 }
 
 // protocol.md §5: wire name, HTTP status and retry class of every protocol code.

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "codec_util.h"
+#include "oversync/protocol/bundle_hash.h"
 #include "oversync/protocol/json_writer.h"
 
 namespace oversync::protocol {
@@ -240,7 +241,8 @@ Result<ConnectRequest> DecodeConnectRequest(std::string_view body, JsonParser* p
 }
 
 Result<PushSessionCreateRequest> DecodePushSessionCreateRequest(std::string_view body,
-                                                                JsonParser* parser) {
+                                                                JsonParser* parser,
+                                                                WireProfileId profile) {
   OVERSYNC_ASSIGN_OR_RETURN(const JsonValue root,
                             internal::ParseBody(body, parser, kPushCreateCtx));
   OVERSYNC_RETURN_IF_ERROR(RequireObjectRoot(root, kPushCreateCtx, true));
@@ -249,9 +251,14 @@ Result<PushSessionCreateRequest> DecodePushSessionCreateRequest(std::string_view
       ReadInt64(root, "source_bundle_id", request.source_bundle_id, kPushCreateCtx, ""));
   OVERSYNC_RETURN_IF_ERROR(
       ReadInt64(root, "planned_row_count", request.planned_row_count, kPushCreateCtx, ""));
+  OVERSYNC_RETURN_IF_ERROR(ReadString(root, "canonical_request_hash",
+                                      request.canonical_request_hash, kPushCreateCtx, ""));
   OVERSYNC_RETURN_IF_ERROR(
       ReadString(root, "initialization_id", request.initialization_id, kPushCreateCtx, ""));
-  request.initialization_id = std::string(internal::TrimSpace(request.initialization_id));
+  // Profile B compares the token exactly (protocol-b.md §1.3).
+  if (profile == WireProfileId::kGoCanonicalV1) {
+    request.initialization_id = std::string(internal::TrimSpace(request.initialization_id));
+  }
   return request;
 }
 
@@ -346,6 +353,9 @@ std::string EncodePushSessionCreateRequest(const PushSessionCreateRequest& reque
   w.BeginObject();
   w.Member("source_bundle_id", request.source_bundle_id);
   w.Member("planned_row_count", request.planned_row_count);
+  if (!request.canonical_request_hash.empty()) {
+    w.Member("canonical_request_hash", request.canonical_request_hash);
+  }
   if (!request.initialization_id.empty()) {
     w.Member("initialization_id", request.initialization_id);
   }
@@ -473,6 +483,7 @@ std::string EncodePushSessionCreateResponse(const PushSessionCreateResponse& res
   WriteIfNonZero(w, "source_bundle_id", response.source_bundle_id);
   WriteIfNonZero(w, "row_count", response.row_count);
   WriteIfNonEmpty(w, "bundle_hash", response.bundle_hash);
+  WriteIfNonEmpty(w, "canonical_request_hash", response.canonical_request_hash);
   w.EndObject();
   return out;
 }
@@ -496,6 +507,7 @@ std::string EncodePushSessionCommitResponse(const PushSessionCommitResponse& res
   w.Member("source_bundle_id", response.source_bundle_id);
   w.Member("row_count", response.row_count);
   w.Member("bundle_hash", response.bundle_hash);
+  WriteIfNonEmpty(w, "canonical_request_hash", response.canonical_request_hash);
   w.EndObject();
   return out;
 }
@@ -506,6 +518,14 @@ std::string EncodeErrorResponse(const ErrorResponse& response) {
   w.BeginObject();
   w.Member("error", response.error);
   w.Member("message", response.message);
+  if (response.required_byte_count) {
+    w.Member("required_byte_count", *response.required_byte_count);
+  }
+  if (response.limit_exceeded) {
+    w.Member("dimension", response.limit_exceeded->dimension);
+    w.Member("actual", response.limit_exceeded->actual);
+    w.Member("limit", response.limit_exceeded->limit);
+  }
   // Go's SourceRetiredResponse always carries source_id (no omitempty); other bodies have none.
   if (!response.source_id.empty() || response.error == "source_retired") {
     w.Member("source_id", response.source_id);
@@ -535,7 +555,8 @@ std::string EncodeErrorResponse(const ErrorResponse& response) {
   return out;
 }
 
-std::string EncodeCommittedBundleRowsResponse(const CommittedBundleRowsResponse& response) {
+std::string EncodeCommittedBundleRowsResponse(const CommittedBundleRowsResponse& response,
+                                              WireProfileId profile) {
   std::string out;
   JsonWriter w(out);
   w.BeginObject();
@@ -544,6 +565,9 @@ std::string EncodeCommittedBundleRowsResponse(const CommittedBundleRowsResponse&
   w.Member("source_bundle_id", response.source_bundle_id);
   w.Member("row_count", response.row_count);
   w.Member("bundle_hash", response.bundle_hash);
+  if (profile == WireProfileId::kJcsUniformNumericStringsV1) {
+    w.Member("canonical_request_hash", response.canonical_request_hash);  // no omitempty in B
+  }
   WriteBundleRows(w, response.rows);
   w.Member("next_row_ordinal", response.next_row_ordinal);
   w.Member("has_more", response.has_more);
@@ -565,6 +589,7 @@ std::string EncodePullResponse(const PullResponse& response) {
     w.Member("source_bundle_id", bundle.source_bundle_id);
     WriteIfNonZero(w, "row_count", bundle.row_count);
     WriteIfNonEmpty(w, "bundle_hash", bundle.bundle_hash);
+    WriteIfNonEmpty(w, "canonical_request_hash", bundle.canonical_request_hash);
     WriteBundleRows(w, bundle.rows);
     w.EndObject();
   }
@@ -585,20 +610,46 @@ std::string EncodeWatchEvent(const WatchEvent& event) {
   return out;
 }
 
-std::string EncodeSnapshotSession(const SnapshotSession& session) {
+std::string EncodeSnapshotSession(const SnapshotSession& session, WireProfileId profile) {
   std::string out;
   JsonWriter w(out);
   w.BeginObject();
   w.Member("snapshot_id", session.snapshot_id);
   w.Member("snapshot_bundle_seq", session.snapshot_bundle_seq);
   w.Member("row_count", session.row_count);
-  WriteIfNonZero(w, "byte_count", session.byte_count);
+  if (profile == WireProfileId::kJcsUniformNumericStringsV1) {
+    w.Member("byte_count", session.byte_count);
+  } else {
+    WriteIfNonZero(w, "byte_count", session.byte_count);
+  }
   w.Member("expires_at", session.expires_at);
   w.EndObject();
   return out;
 }
 
-std::string EncodeSnapshotChunkResponse(const SnapshotChunkResponse& response) {
+namespace {
+void WriteSnapshotRow(JsonWriter& w, const SnapshotRow& row) {
+  w.BeginObject();
+  w.Member("schema", row.schema);
+  w.Member("table", row.table);
+  w.Key("key");
+  w.Value(row.key);
+  w.Member("row_version", row.row_version);
+  w.Key("payload");
+  w.Value(row.payload);
+  w.EndObject();
+}
+}  // namespace
+
+std::int64_t SnapshotRowWireSize(const SnapshotRow& row) {
+  std::string out;
+  JsonWriter w(out);
+  WriteSnapshotRow(w, row);
+  return static_cast<std::int64_t>(out.size());
+}
+
+std::string EncodeSnapshotChunkResponse(const SnapshotChunkResponse& response,
+                                        WireProfileId profile) {
   std::string out;
   JsonWriter w(out);
   w.BeginObject();
@@ -606,25 +657,20 @@ std::string EncodeSnapshotChunkResponse(const SnapshotChunkResponse& response) {
   w.Member("snapshot_bundle_seq", response.snapshot_bundle_seq);
   w.Key("rows");
   w.BeginArray();
-  for (const SnapshotRow& row : response.rows) {
-    w.BeginObject();
-    w.Member("schema", row.schema);
-    w.Member("table", row.table);
-    w.Key("key");
-    w.Value(row.key);
-    w.Member("row_version", row.row_version);
-    w.Key("payload");
-    w.Value(row.payload);
-    w.EndObject();
-  }
+  for (const SnapshotRow& row : response.rows) WriteSnapshotRow(w, row);
   w.EndArray();
   w.Member("next_row_ordinal", response.next_row_ordinal);
   w.Member("has_more", response.has_more);
+  if (profile == WireProfileId::kJcsUniformNumericStringsV1) {
+    w.Member("byte_count", response.byte_count);
+  }
   w.EndObject();
   return out;
 }
 
-std::string EncodeCapabilitiesResponse(const CapabilitiesResponse& response) {
+std::string EncodeCapabilitiesResponse(const CapabilitiesResponse& response,
+                                       WireProfileId profile) {
+  const bool profile_b = profile == WireProfileId::kJcsUniformNumericStringsV1;
   std::string out;
   JsonWriter w(out);
   w.BeginObject();
@@ -634,7 +680,7 @@ std::string EncodeCapabilitiesResponse(const CapabilitiesResponse& response) {
   if (!response.registered_tables.empty()) {
     WriteStringArray(w, "registered_tables", response.registered_tables);
   }
-  if (!response.registered_table_specs.empty()) {
+  if (profile_b || !response.registered_table_specs.empty()) {
     w.Key("registered_table_specs");
     w.BeginArray();
     for (const RegisteredTableSpec& spec : response.registered_table_specs) {
@@ -666,6 +712,15 @@ std::string EncodeCapabilitiesResponse(const CapabilitiesResponse& response) {
   WriteIfNonZero(w, "snapshot_session_ttl_seconds", l.snapshot_session_ttl_seconds);
   WriteIfNonZero(w, "max_rows_per_snapshot_session", l.max_rows_per_snapshot_session);
   WriteIfNonZero(w, "max_bytes_per_snapshot_session", l.max_bytes_per_snapshot_session);
+  if (profile_b) {
+    w.Member("default_bytes_per_snapshot_chunk", l.default_bytes_per_snapshot_chunk);
+    w.Member("max_bytes_per_snapshot_chunk", l.max_bytes_per_snapshot_chunk);
+    w.Member("max_bytes_per_snapshot_row", l.max_bytes_per_snapshot_row);
+    w.Member("snapshot_materialization_batch_rows", l.snapshot_materialization_batch_rows);
+    w.Member("snapshot_materialization_batch_bytes", l.snapshot_materialization_batch_bytes);
+    w.Member("max_concurrent_snapshot_builds", l.max_concurrent_snapshot_builds);
+    w.Member("max_concurrent_snapshot_chunk_requests", l.max_concurrent_snapshot_chunk_requests);
+  }
   WriteIfNonZero(w, "initialization_lease_ttl_seconds", l.initialization_lease_ttl_seconds);
   w.EndObject();
   w.EndObject();
@@ -769,6 +824,39 @@ Status ReadFeatures(const JsonValue& object, std::map<std::string, bool>& out,
   return {};
 }
 
+constexpr bool IsProfileB(WireProfileId profile) noexcept {
+  return profile == WireProfileId::kJcsUniformNumericStringsV1;
+}
+
+// KMP B decodes snapshot chunks strictly (protocol-b.md §5.11): only the listed members, each
+// once.
+Status RequireExactMembers(const JsonValue& object, std::initializer_list<std::string_view> known,
+                           const DecodeContext& ctx, std::string_view path) {
+  const JsonObject& members = object.as_object();
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    bool listed = false;
+    for (const std::string_view name : known) listed = listed || members[i].key == name;
+    if (!listed) {
+      return Fail(ctx, fmt::format("unknown member {:?} in {}", members[i].key,
+                                   path.empty() ? "body" : path));
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (members[j].key == members[i].key) {
+        return Fail(ctx, fmt::format("duplicate member {:?} in {}", members[i].key,
+                                     path.empty() ? "body" : path));
+      }
+    }
+  }
+  return {};
+}
+
+Status RequireRequestHash(const std::string& hash, const DecodeContext& ctx) {
+  if (!IsCanonicalRequestHashSpelling(hash)) {
+    return Fail(ctx, "canonical_request_hash must be 64 lowercase hexadecimal characters");
+  }
+  return {};
+}
+
 Status ReadStringArray(const JsonValue& object, std::string_view name,
                        std::vector<std::string>& out, const DecodeContext& ctx,
                        std::string_view path) {
@@ -778,6 +866,43 @@ Status ReadStringArray(const JsonValue& object, std::string_view name,
       return Fail(ctx, fmt::format("{} must be a string", JoinPath(path, Indexed(name, i))));
     }
     out.push_back((*items)[i].as_string());
+  }
+  return {};
+}
+
+// protocol-b.md §5.1: the five snapshot chunk/row members and the two concurrency members are
+// required and positive, defaults within their maxima, a row fits in a chunk; the two
+// materialization members are optional but never null.
+Status ReadProfileBLimits(const JsonValue& limits, BundleLimits& l, const DecodeContext& ctx) {
+  const std::pair<std::string_view, std::int64_t*> required[] = {
+      {"default_rows_per_snapshot_chunk", &l.default_rows_per_snapshot_chunk},
+      {"max_rows_per_snapshot_chunk", &l.max_rows_per_snapshot_chunk},
+      {"default_bytes_per_snapshot_chunk", &l.default_bytes_per_snapshot_chunk},
+      {"max_bytes_per_snapshot_chunk", &l.max_bytes_per_snapshot_chunk},
+      {"max_bytes_per_snapshot_row", &l.max_bytes_per_snapshot_row},
+      {"max_concurrent_snapshot_builds", &l.max_concurrent_snapshot_builds},
+      {"max_concurrent_snapshot_chunk_requests", &l.max_concurrent_snapshot_chunk_requests},
+  };
+  for (const auto& [name, field] : required) {
+    OVERSYNC_RETURN_IF_ERROR(ReadInt64(limits, name, *field, ctx, "bundle_limits", kRequired));
+    if (*field <= 0) return Fail(ctx, fmt::format("bundle_limits.{} must be > 0", name));
+  }
+  for (const std::string_view name :
+       {"snapshot_materialization_batch_rows", "snapshot_materialization_batch_bytes"}) {
+    const JsonValue* v = FindMember(limits, name, ctx);
+    if (v != nullptr && v->is_null()) {
+      return Fail(ctx, fmt::format("bundle_limits.{} must not be null", name));
+    }
+  }
+  OVERSYNC_RETURN_IF_ERROR(ReadInt64(limits, "snapshot_materialization_batch_rows",
+                                     l.snapshot_materialization_batch_rows, ctx, "bundle_limits"));
+  OVERSYNC_RETURN_IF_ERROR(ReadInt64(limits, "snapshot_materialization_batch_bytes",
+                                     l.snapshot_materialization_batch_bytes, ctx,
+                                     "bundle_limits"));
+  if (l.default_rows_per_snapshot_chunk > l.max_rows_per_snapshot_chunk ||
+      l.default_bytes_per_snapshot_chunk > l.max_bytes_per_snapshot_chunk ||
+      l.max_bytes_per_snapshot_row > l.max_bytes_per_snapshot_chunk) {
+    return Fail(ctx, "bundle_limits snapshot defaults exceed their maxima");
   }
   return {};
 }
@@ -810,7 +935,8 @@ Result<ConnectResponse> DecodeConnectResponse(std::string_view body, JsonParser*
 }
 
 Result<PushSessionCreateResponse> DecodePushSessionCreateResponse(std::string_view body,
-                                                                  JsonParser* parser) {
+                                                                  JsonParser* parser,
+                                                                  WireProfileId profile) {
   const DecodeContext ctx = ResponseCtx("invalid push session create response");
   OVERSYNC_ASSIGN_OR_RETURN(const JsonValue root, internal::ParseBody(body, parser, ctx));
   OVERSYNC_RETURN_IF_ERROR(RequireObject(root, ctx));
@@ -833,6 +959,9 @@ Result<PushSessionCreateResponse> DecodePushSessionCreateResponse(std::string_vi
   OVERSYNC_RETURN_IF_ERROR(ReadInt64(root, "source_bundle_id", r.source_bundle_id, ctx, ""));
   OVERSYNC_RETURN_IF_ERROR(ReadInt64(root, "row_count", r.row_count, ctx, ""));
   OVERSYNC_RETURN_IF_ERROR(ReadString(root, "bundle_hash", r.bundle_hash, ctx, ""));
+  OVERSYNC_RETURN_IF_ERROR(
+      ReadString(root, "canonical_request_hash", r.canonical_request_hash, ctx, ""));
+  if (IsProfileB(profile)) OVERSYNC_RETURN_IF_ERROR(RequireRequestHash(r.canonical_request_hash, ctx));
   return r;
 }
 
@@ -848,7 +977,8 @@ Result<PushChunkResponse> DecodePushChunkResponse(std::string_view body, JsonPar
 }
 
 Result<PushSessionCommitResponse> DecodePushSessionCommitResponse(std::string_view body,
-                                                                  JsonParser* parser) {
+                                                                  JsonParser* parser,
+                                                                  WireProfileId profile) {
   const DecodeContext ctx = ResponseCtx("invalid push commit response");
   OVERSYNC_ASSIGN_OR_RETURN(const JsonValue root, internal::ParseBody(body, parser, ctx));
   OVERSYNC_RETURN_IF_ERROR(RequireObject(root, ctx));
@@ -859,6 +989,9 @@ Result<PushSessionCommitResponse> DecodePushSessionCommitResponse(std::string_vi
       ReadInt64(root, "source_bundle_id", r.source_bundle_id, ctx, "", kRequired));
   OVERSYNC_RETURN_IF_ERROR(ReadInt64(root, "row_count", r.row_count, ctx, "", kRequired));
   OVERSYNC_RETURN_IF_ERROR(ReadString(root, "bundle_hash", r.bundle_hash, ctx, "", kRequired));
+  OVERSYNC_RETURN_IF_ERROR(
+      ReadString(root, "canonical_request_hash", r.canonical_request_hash, ctx, ""));
+  if (IsProfileB(profile)) OVERSYNC_RETURN_IF_ERROR(RequireRequestHash(r.canonical_request_hash, ctx));
   return r;
 }
 
@@ -895,11 +1028,33 @@ Result<ErrorResponse> DecodeErrorResponse(std::string_view body, JsonParser* par
     }
     r.conflict = std::move(c);
   }
+  // Profile B's structured bodies (protocol-b.md §6.1), with the checks KMP B applies.
+  if (r.error == "snapshot_chunk_too_small") {
+    std::int64_t required = 0;
+    OVERSYNC_RETURN_IF_ERROR(
+        ReadInt64(root, "required_byte_count", required, ctx, "", kRequired));
+    if (required <= 0) return Error(Fail(ctx, "required_byte_count must be > 0"));
+    r.required_byte_count = required;
+  } else if (r.error == "snapshot_session_limit_exceeded") {
+    ErrorResponse::LimitExceeded limit;
+    OVERSYNC_RETURN_IF_ERROR(ReadString(root, "dimension", limit.dimension, ctx, "", kRequired));
+    OVERSYNC_RETURN_IF_ERROR(ReadInt64(root, "actual", limit.actual, ctx, "", kRequired));
+    OVERSYNC_RETURN_IF_ERROR(ReadInt64(root, "limit", limit.limit, ctx, "", kRequired));
+    if (limit.dimension != "row_count" && limit.dimension != "byte_count" &&
+        limit.dimension != "row_byte_count") {
+      return Error(Fail(ctx, fmt::format("unknown limit dimension {:?}", limit.dimension)));
+    }
+    if (!(limit.actual > limit.limit && limit.limit > 0)) {
+      return Error(Fail(ctx, "snapshot limit must satisfy actual > limit > 0"));
+    }
+    r.limit_exceeded = std::move(limit);
+  }
   return r;
 }
 
 Result<CommittedBundleRowsResponse> DecodeCommittedBundleRowsResponse(std::string_view body,
-                                                                      JsonParser* parser) {
+                                                                      JsonParser* parser,
+                                                                      WireProfileId profile) {
   const DecodeContext ctx = ResponseCtx("invalid committed bundle rows response");
   OVERSYNC_ASSIGN_OR_RETURN(const JsonValue root, internal::ParseBody(body, parser, ctx));
   OVERSYNC_RETURN_IF_ERROR(RequireObject(root, ctx));
@@ -910,6 +1065,9 @@ Result<CommittedBundleRowsResponse> DecodeCommittedBundleRowsResponse(std::strin
       ReadInt64(root, "source_bundle_id", r.source_bundle_id, ctx, "", kRequired));
   OVERSYNC_RETURN_IF_ERROR(ReadInt64(root, "row_count", r.row_count, ctx, "", kRequired));
   OVERSYNC_RETURN_IF_ERROR(ReadString(root, "bundle_hash", r.bundle_hash, ctx, "", kRequired));
+  OVERSYNC_RETURN_IF_ERROR(ReadString(root, "canonical_request_hash", r.canonical_request_hash,
+                                      ctx, "", IsProfileB(profile) ? kRequired
+                                                                   : Presence::kOptional));
   OVERSYNC_ASSIGN_OR_RETURN(r.rows, ReadBundleRows(root, ctx, ""));
   OVERSYNC_RETURN_IF_ERROR(
       ReadInt64(root, "next_row_ordinal", r.next_row_ordinal, ctx, "", kRequired));
@@ -938,6 +1096,8 @@ Result<PullResponse> DecodePullResponse(std::string_view body, JsonParser* parse
         ReadInt64(item, "source_bundle_id", b.source_bundle_id, ctx, path, kRequired));
     OVERSYNC_RETURN_IF_ERROR(ReadInt64(item, "row_count", b.row_count, ctx, path));
     OVERSYNC_RETURN_IF_ERROR(ReadString(item, "bundle_hash", b.bundle_hash, ctx, path));
+    OVERSYNC_RETURN_IF_ERROR(
+        ReadString(item, "canonical_request_hash", b.canonical_request_hash, ctx, path));
     OVERSYNC_ASSIGN_OR_RETURN(b.rows, ReadBundleRows(item, ctx, path));
     r.bundles.push_back(std::move(b));
   }
@@ -956,7 +1116,8 @@ Result<WatchEvent> DecodeWatchEvent(std::string_view data, JsonParser* parser) {
   return e;
 }
 
-Result<SnapshotSession> DecodeSnapshotSession(std::string_view body, JsonParser* parser) {
+Result<SnapshotSession> DecodeSnapshotSession(std::string_view body, JsonParser* parser,
+                                              WireProfileId profile) {
   const DecodeContext ctx = ResponseCtx("invalid snapshot session response");
   OVERSYNC_ASSIGN_OR_RETURN(const JsonValue root, internal::ParseBody(body, parser, ctx));
   OVERSYNC_RETURN_IF_ERROR(RequireObject(root, ctx));
@@ -965,16 +1126,34 @@ Result<SnapshotSession> DecodeSnapshotSession(std::string_view body, JsonParser*
   OVERSYNC_RETURN_IF_ERROR(
       ReadInt64(root, "snapshot_bundle_seq", s.snapshot_bundle_seq, ctx, "", kRequired));
   OVERSYNC_RETURN_IF_ERROR(ReadInt64(root, "row_count", s.row_count, ctx, "", kRequired));
-  OVERSYNC_RETURN_IF_ERROR(ReadInt64(root, "byte_count", s.byte_count, ctx, ""));
+  OVERSYNC_RETURN_IF_ERROR(ReadInt64(root, "byte_count", s.byte_count, ctx, "",
+                                     IsProfileB(profile) ? kRequired : Presence::kOptional));
   OVERSYNC_RETURN_IF_ERROR(ReadString(root, "expires_at", s.expires_at, ctx, "", kRequired));
+  if (IsProfileB(profile)) {
+    // KMP B (kmp-client.md §3.2): counts are non-negative and empty exactly together.
+    if (s.row_count < 0 || s.byte_count < 0) {
+      return Error(Fail(ctx, "row_count and byte_count must be >= 0"));
+    }
+    if ((s.row_count == 0) != (s.byte_count == 0)) {
+      return Error(Fail(ctx, "row_count and byte_count must be zero together"));
+    }
+  }
   return s;
 }
 
 Result<SnapshotChunkResponse> DecodeSnapshotChunkResponse(std::string_view body,
-                                                          JsonParser* parser) {
+                                                          JsonParser* parser,
+                                                          WireProfileId profile) {
   const DecodeContext ctx = ResponseCtx("invalid snapshot chunk response");
   OVERSYNC_ASSIGN_OR_RETURN(const JsonValue root, internal::ParseBody(body, parser, ctx));
   OVERSYNC_RETURN_IF_ERROR(RequireObject(root, ctx));
+  if (IsProfileB(profile)) {
+    OVERSYNC_RETURN_IF_ERROR(RequireExactMembers(
+        root,
+        {"snapshot_id", "snapshot_bundle_seq", "rows", "next_row_ordinal", "has_more",
+         "byte_count"},
+        ctx, ""));
+  }
   SnapshotChunkResponse r;
   OVERSYNC_RETURN_IF_ERROR(ReadString(root, "snapshot_id", r.snapshot_id, ctx, "", kRequired));
   OVERSYNC_RETURN_IF_ERROR(
@@ -985,6 +1164,10 @@ Result<SnapshotChunkResponse> DecodeSnapshotChunkResponse(std::string_view body,
     const JsonValue& item = (*rows)[i];
     const std::string path = Indexed("rows", i);
     if (!item.is_object()) return Error(Fail(ctx, fmt::format("{} must be an object", path)));
+    if (IsProfileB(profile)) {
+      OVERSYNC_RETURN_IF_ERROR(RequireExactMembers(
+          item, {"schema", "table", "key", "row_version", "payload"}, ctx, path));
+    }
     SnapshotRow row;
     OVERSYNC_RETURN_IF_ERROR(ReadString(item, "schema", row.schema, ctx, path, kRequired));
     OVERSYNC_RETURN_IF_ERROR(ReadString(item, "table", row.table, ctx, path, kRequired));
@@ -1001,11 +1184,21 @@ Result<SnapshotChunkResponse> DecodeSnapshotChunkResponse(std::string_view body,
   OVERSYNC_RETURN_IF_ERROR(
       ReadInt64(root, "next_row_ordinal", r.next_row_ordinal, ctx, "", kRequired));
   OVERSYNC_RETURN_IF_ERROR(ReadBool(root, "has_more", r.has_more, ctx, "", kRequired));
+  if (IsProfileB(profile)) {
+    OVERSYNC_RETURN_IF_ERROR(ReadInt64(root, "byte_count", r.byte_count, ctx, "", kRequired));
+    if (r.byte_count < 0 || r.rows.empty() != (r.byte_count == 0)) {
+      return Error(Fail(ctx, "byte_count must be >= 0 and zero exactly when rows is empty"));
+    }
+    if (r.has_more && r.rows.empty()) {
+      return Error(Fail(ctx, "has_more=true must include at least one row"));
+    }
+  }
   return r;
 }
 
 Result<CapabilitiesResponse> DecodeCapabilitiesResponse(std::string_view body,
-                                                        JsonParser* parser) {
+                                                        JsonParser* parser,
+                                                        WireProfileId profile) {
   const DecodeContext ctx = ResponseCtx("invalid capabilities response");
   OVERSYNC_ASSIGN_OR_RETURN(const JsonValue root, internal::ParseBody(body, parser, ctx));
   OVERSYNC_RETURN_IF_ERROR(RequireObject(root, ctx));
@@ -1017,8 +1210,10 @@ Result<CapabilitiesResponse> DecodeCapabilitiesResponse(std::string_view body,
   OVERSYNC_RETURN_IF_ERROR(ReadString(root, "app_name", r.app_name, ctx, ""));
   OVERSYNC_RETURN_IF_ERROR(ReadStringArray(root, "registered_tables", r.registered_tables, ctx,
                                            ""));
-  OVERSYNC_ASSIGN_OR_RETURN(const JsonArray* specs,
-                            ReadArray(root, "registered_table_specs", ctx, ""));
+  OVERSYNC_ASSIGN_OR_RETURN(
+      const JsonArray* specs,
+      ReadArray(root, "registered_table_specs", ctx, "",
+                IsProfileB(profile) ? kRequired : Presence::kOptional));
   for (std::size_t i = 0; i < specs->size(); ++i) {
     const JsonValue& item = (*specs)[i];
     const std::string path = Indexed("registered_table_specs", i);
@@ -1028,10 +1223,30 @@ Result<CapabilitiesResponse> DecodeCapabilitiesResponse(std::string_view body,
     OVERSYNC_RETURN_IF_ERROR(ReadString(item, "table", spec.table, ctx, path, kRequired));
     OVERSYNC_RETURN_IF_ERROR(
         ReadStringArray(item, "sync_key_columns", spec.sync_key_columns, ctx, path));
+    if (IsProfileB(profile)) {
+      // protocol-b.md §5.1: names non-blank, exactly one non-blank key column, no duplicates.
+      if (internal::TrimSpace(spec.schema).empty() || internal::TrimSpace(spec.table).empty()) {
+        return Error(Fail(ctx, fmt::format("{} has a blank schema or table", path)));
+      }
+      if (spec.sync_key_columns.size() != 1 ||
+          internal::TrimSpace(spec.sync_key_columns.front()).empty()) {
+        return Error(Fail(ctx, fmt::format("{}.sync_key_columns must hold exactly one column",
+                                           path)));
+      }
+      for (const RegisteredTableSpec& earlier : r.registered_table_specs) {
+        if (earlier.schema == spec.schema && earlier.table == spec.table) {
+          return Error(Fail(ctx, fmt::format("{} duplicates {}.{}", path, spec.schema,
+                                             spec.table)));
+        }
+      }
+    }
     r.registered_table_specs.push_back(std::move(spec));
   }
   OVERSYNC_RETURN_IF_ERROR(ReadFeatures(root, r.features, ctx, Presence::kOptional));
   const JsonValue* limits = FindMember(root, "bundle_limits", ctx);
+  if (IsProfileB(profile) && (limits == nullptr || limits->is_null())) {
+    return Error(Fail(ctx, "bundle_limits is required"));
+  }
   if (limits != nullptr && !limits->is_null()) {
     if (!limits->is_object()) return Error(Fail(ctx, "bundle_limits must be an object"));
     BundleLimits& l = r.bundle_limits;
@@ -1054,6 +1269,7 @@ Result<CapabilitiesResponse> DecodeCapabilitiesResponse(std::string_view body,
     for (const auto& [name, field] : members) {
       OVERSYNC_RETURN_IF_ERROR(ReadInt64(*limits, name, *field, ctx, "bundle_limits"));
     }
+    if (IsProfileB(profile)) OVERSYNC_RETURN_IF_ERROR(ReadProfileBLimits(*limits, l, ctx));
   }
   return r;
 }

@@ -757,7 +757,7 @@ TEST(RequestRoundTripTest, EveryRequestDecodesBackToItself) {
     EXPECT_EQ(connect->has_local_pending_rows, pending);
   }
 
-  PushSessionCreateRequest create{12, 3000, "6df0d8dd-a84b-43b6-bbca-8de70432922a"};
+  PushSessionCreateRequest create{12, 3000, "6df0d8dd-a84b-43b6-bbca-8de70432922a", ""};
   auto create_back = DecodePushSessionCreateRequest(EncodePushSessionCreateRequest(create));
   ASSERT_TRUE(create_back.has_value()) << create_back.error().ToString();
   EXPECT_EQ(create_back->source_bundle_id, 12);
@@ -860,7 +860,7 @@ TEST(ResponseEncodeTest, PushSessionCreateAlreadyCommitted) {
 
 TEST(ResponseEncodeTest, PushSessionCreateFullFieldOrderAndAllOmitted) {
   // protocol.md §3.2 full field list (Go struct order); every member but status is omitempty.
-  PushSessionCreateResponse r{PushSessionStatus::kStaging, "p", 1, 2, 3, "s", 4, 5, "h"};
+  PushSessionCreateResponse r{PushSessionStatus::kStaging, "p", 1, 2, 3, "s", 4, 5, "h", ""};
   EXPECT_EQ(
       EncodePushSessionCreateResponse(r),
       R"({"push_id":"p","status":"staging","planned_row_count":1,"next_expected_row_ordinal":2,"bundle_seq":3,"source_id":"s","source_bundle_id":4,"row_count":5,"bundle_hash":"h"})");
@@ -877,7 +877,7 @@ TEST(ResponseEncodeTest, PushChunkBothFieldsAlwaysPresent) {
 
 TEST(ResponseEncodeTest, PushSessionCommit) {
   // protocol.md §3.4: all fields always present.
-  PushSessionCommitResponse r{143, "dev-a", 7, 1, std::string(kHash)};
+  PushSessionCommitResponse r{143, "dev-a", 7, 1, std::string(kHash), ""};
   EXPECT_EQ(
       EncodePushSessionCommitResponse(r),
       R"({"bundle_seq":143,"source_id":"dev-a","source_bundle_id":7,"row_count":1,"bundle_hash":")" +
@@ -890,14 +890,14 @@ TEST(ResponseEncodeTest, PushSessionCommit) {
 TEST(ResponseEncodeTest, StandardError) {
   // protocol.md §1.5 shape 1: {"error":..., "message":...}, both always present.
   EXPECT_EQ(EncodeErrorResponse(ErrorResponse{"invalid_request", "Failed to parse connect request",
-                                              "", "", std::nullopt}),
+                                              "", "", std::nullopt, std::nullopt, std::nullopt}),
             R"({"error":"invalid_request","message":"Failed to parse connect request"})");
   EXPECT_EQ(EncodeErrorResponse({}), R"({"error":"","message":""})");
 }
 
 TEST(ResponseEncodeTest, ErrorStringsUseGoHtmlSafeEscaping) {
   // protocol.md §1.4: Go escapes <, >, & and U+2028/U+2029 (C++ MAY, our writer does).
-  EXPECT_EQ(EncodeErrorResponse(ErrorResponse{"x", "a<b>&c\xE2\x80\xA8", "", "", std::nullopt}),
+  EXPECT_EQ(EncodeErrorResponse(ErrorResponse{"x", "a<b>&c\xE2\x80\xA8", "", "", std::nullopt, std::nullopt, std::nullopt}),
             R"({"error":"x","message":"a\u003cb\u003e\u0026c\u2028"})");
 }
 
@@ -1706,9 +1706,9 @@ TEST(ResponseRoundTripTest, Connect) {
 TEST(ResponseRoundTripTest, PushSessionCreate) {
   // protocol.md §3.2: staging and already_committed.
   const PushSessionCreateResponse cases[] = {
-      {PushSessionStatus::kStaging, std::string(kPushId), 3, 0, 0, "", 0, 0, ""},
-      {PushSessionStatus::kAlreadyCommitted, "", 0, 0, 12, "dev-a", 4, 3, std::string(kHash)},
-      {PushSessionStatus::kStaging, "p", 1, 2, 3, "s", 4, 5, "h"},
+      {PushSessionStatus::kStaging, std::string(kPushId), 3, 0, 0, "", 0, 0, "", ""},
+      {PushSessionStatus::kAlreadyCommitted, "", 0, 0, 12, "dev-a", 4, 3, std::string(kHash), ""},
+      {PushSessionStatus::kStaging, "p", 1, 2, 3, "s", 4, 5, "h", ""},
   };
   for (const PushSessionCreateResponse& want : cases) {
     auto got = DecodePushSessionCreateResponse(EncodePushSessionCreateResponse(want));
@@ -1733,7 +1733,7 @@ TEST(ResponseRoundTripTest, PushChunkAndCommit) {
   EXPECT_EQ(chunk_back->push_id, chunk.push_id);
   EXPECT_EQ(chunk_back->next_expected_row_ordinal, 2000);
 
-  const PushSessionCommitResponse commit{INT64_MAX, "dev-a", 7, 1, std::string(kHash)};
+  const PushSessionCommitResponse commit{INT64_MAX, "dev-a", 7, 1, std::string(kHash), ""};
   auto commit_back = DecodePushSessionCommitResponse(EncodePushSessionCommitResponse(commit));
   ASSERT_TRUE(commit_back.has_value()) << commit_back.error().ToString();
   EXPECT_EQ(commit_back->bundle_seq, INT64_MAX);
@@ -1748,8 +1748,8 @@ TEST(ResponseRoundTripTest, ErrorShapes) {
   ErrorResponse standard{"history_pruned",
                          "requested checkpoint 3 is older than retained history "
                          "floor 9 for user u<1>&",
-                         "", "", std::nullopt};
-  ErrorResponse retired{"source_retired", "m", "dev-a", "dev-b", std::nullopt};
+                         "", "", std::nullopt, std::nullopt, std::nullopt};
+  ErrorResponse retired{"source_retired", "m", "dev-a", "dev-b", std::nullopt, std::nullopt, std::nullopt};
   ErrorResponse conflict = ConflictExample();
   ErrorResponse deleted = ConflictExample();
   deleted.conflict->server_row.reset();
@@ -1822,8 +1822,8 @@ TEST(ResponseRoundTripTest, Pull) {
   // protocol.md §3.7, including a bundle whose omitempty members are zero.
   PullResponse want;
   want.stable_bundle_seq = 156;
-  want.bundles.push_back(Bundle{143, "dev-b", 18, 3, std::string(kHash), MixedRows(143)});
-  want.bundles.push_back(Bundle{144, "dev-c", 1, 0, "", {UserRow(Op::kDelete, 144, std::nullopt)}});
+  want.bundles.push_back(Bundle{143, "dev-b", 18, 3, std::string(kHash), MixedRows(143), ""});
+  want.bundles.push_back(Bundle{144, "dev-c", 1, 0, "", {UserRow(Op::kDelete, 144, std::nullopt)}, ""});
   want.has_more = true;
   auto got = DecodePullResponse(EncodePullResponse(want));
   ASSERT_TRUE(got.has_value()) << got.error().ToString();

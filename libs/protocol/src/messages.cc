@@ -1,6 +1,29 @@
 #include "oversync/protocol/messages.h"
 
+
 namespace oversync::protocol {
+
+bool IsValidSourceIdProfileB(std::string_view source_id) noexcept {
+  if (source_id.empty() || source_id.size() > 256) return false;
+  for (const char c : source_id) {
+    if (c < '!' || c > '~') return false;
+  }
+  return true;
+}
+
+bool IsCanonicalUuid(std::string_view text) noexcept {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 
 std::string_view OpName(Op op) noexcept {
   switch (op) {

@@ -70,6 +70,14 @@ enum class ErrorCode : std::uint8_t {
   kSnapshotSessionDeleteFailed,
   kStatusFailed,
   kHealthFailed,
+  // ---- added by wire profile B (protocol-b.md §6.1); never sent by a profile-A mount ----
+  kCheckpointAhead,
+  kSnapshotBuildCapacity,
+  kSnapshotChunkCapacity,
+  kSnapshotChunkTooSmall,
+  kSnapshotSessionLimitExceeded,
+  kCommitOutcomeUnknown,
+  kSourceRetiredInvalid,
   // ---- transport-level answers that are not sync error codes ----
   kNotFound,         // unknown route
   kPayloadTooLarge,  // request body above the configured limit

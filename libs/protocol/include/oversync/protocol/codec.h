@@ -27,6 +27,7 @@
 #include "oversync/common/status.h"
 #include "oversync/protocol/json_value.h"
 #include "oversync/protocol/messages.h"
+#include "oversync/protocol/wire_profile.h"
 
 namespace oversync::protocol {
 
@@ -40,9 +41,12 @@ std::string EncodeSnapshotSessionCreateRequest(const SnapshotSessionCreateReques
 // ---- requests: decode (server) ----
 // kInvalidRequest "Failed to parse connect request" (empty body included).
 Result<ConnectRequest> DecodeConnectRequest(std::string_view body, JsonParser* parser = nullptr);
-// kInvalidRequest "Failed to parse push session request". initialization_id is trimmed.
-Result<PushSessionCreateRequest> DecodePushSessionCreateRequest(std::string_view body,
-                                                                JsonParser* parser = nullptr);
+// kInvalidRequest "Failed to parse push session request". initialization_id is trimmed in
+// profile A and kept exactly in profile B; canonical_request_hash is read in both (checked by the
+// server in profile B, ignored in A).
+Result<PushSessionCreateRequest> DecodePushSessionCreateRequest(
+    std::string_view body, JsonParser* parser = nullptr,
+    WireProfileId profile = WireProfileId::kGoCanonicalV1);
 // kInvalidRequest "Failed to parse push chunk request". Structure only; the stateless chunk rules
 // (push_chunk_invalid) are in push_validation.h.
 Result<PushChunkRequest> DecodePushChunkRequest(std::string_view body,
@@ -53,38 +57,58 @@ Result<SnapshotSessionCreateRequest> DecodeSnapshotSessionCreateRequest(
     std::string_view body, JsonParser* parser = nullptr);
 
 // ---- responses: encode (server) ----
+// `profile` selects the member set where the two wire profiles differ (protocol-b.md §5):
+// committed rows always carry canonical_request_hash in B; snapshot sessions and chunks always
+// carry byte_count in B; capabilities always carry registered_table_specs and the seven snapshot
+// limit members in B. Members that are empty/zero in profile A bodies are omitted as before.
 std::string EncodeConnectResponse(const ConnectResponse& response);
 std::string EncodePushSessionCreateResponse(const PushSessionCreateResponse& response);
 std::string EncodePushChunkResponse(const PushChunkResponse& response);
 std::string EncodePushSessionCommitResponse(const PushSessionCommitResponse& response);
 std::string EncodeErrorResponse(const ErrorResponse& response);
-std::string EncodeCommittedBundleRowsResponse(const CommittedBundleRowsResponse& response);
+std::string EncodeCommittedBundleRowsResponse(const CommittedBundleRowsResponse& response,
+                                              WireProfileId profile = WireProfileId::kGoCanonicalV1);
 std::string EncodePullResponse(const PullResponse& response);
 std::string EncodeWatchEvent(const WatchEvent& event);
-std::string EncodeSnapshotSession(const SnapshotSession& session);
-std::string EncodeSnapshotChunkResponse(const SnapshotChunkResponse& response);
-std::string EncodeCapabilitiesResponse(const CapabilitiesResponse& response);
+std::string EncodeSnapshotSession(const SnapshotSession& session,
+                                  WireProfileId profile = WireProfileId::kGoCanonicalV1);
+std::string EncodeSnapshotChunkResponse(const SnapshotChunkResponse& response,
+                                        WireProfileId profile = WireProfileId::kGoCanonicalV1);
+std::string EncodeCapabilitiesResponse(const CapabilitiesResponse& response,
+                                       WireProfileId profile = WireProfileId::kGoCanonicalV1);
 std::string EncodeStatusResponse(const StatusResponse& response);
 
 // ---- responses: decode (client) ----
-// All return kProtocolViolation on a malformed body.
+// All return kProtocolViolation on a malformed body. With profile B they also apply the checks
+// current clients make (protocol-b.md §5, kmp-client.md §3.2): canonical_request_hash present and
+// well formed in push create/commit answers and present in committed rows; snapshot byte counts
+// present and consistent, chunk members exact; capabilities with registered_table_specs and the
+// snapshot limits. Error bodies of snapshot_chunk_too_small / snapshot_session_limit_exceeded
+// must carry their structured members in either profile.
 Result<ConnectResponse> DecodeConnectResponse(std::string_view body, JsonParser* parser = nullptr);
-Result<PushSessionCreateResponse> DecodePushSessionCreateResponse(std::string_view body,
-                                                                  JsonParser* parser = nullptr);
+Result<PushSessionCreateResponse> DecodePushSessionCreateResponse(
+    std::string_view body, JsonParser* parser = nullptr,
+    WireProfileId profile = WireProfileId::kGoCanonicalV1);
 Result<PushChunkResponse> DecodePushChunkResponse(std::string_view body,
                                                   JsonParser* parser = nullptr);
-Result<PushSessionCommitResponse> DecodePushSessionCommitResponse(std::string_view body,
-                                                                  JsonParser* parser = nullptr);
+Result<PushSessionCommitResponse> DecodePushSessionCommitResponse(
+    std::string_view body, JsonParser* parser = nullptr,
+    WireProfileId profile = WireProfileId::kGoCanonicalV1);
 Result<ErrorResponse> DecodeErrorResponse(std::string_view body, JsonParser* parser = nullptr);
 Result<CommittedBundleRowsResponse> DecodeCommittedBundleRowsResponse(
-    std::string_view body, JsonParser* parser = nullptr);
+    std::string_view body, JsonParser* parser = nullptr,
+    WireProfileId profile = WireProfileId::kGoCanonicalV1);
 Result<PullResponse> DecodePullResponse(std::string_view body, JsonParser* parser = nullptr);
 Result<WatchEvent> DecodeWatchEvent(std::string_view data, JsonParser* parser = nullptr);
-Result<SnapshotSession> DecodeSnapshotSession(std::string_view body, JsonParser* parser = nullptr);
-Result<SnapshotChunkResponse> DecodeSnapshotChunkResponse(std::string_view body,
-                                                          JsonParser* parser = nullptr);
-Result<CapabilitiesResponse> DecodeCapabilitiesResponse(std::string_view body,
-                                                        JsonParser* parser = nullptr);
+Result<SnapshotSession> DecodeSnapshotSession(
+    std::string_view body, JsonParser* parser = nullptr,
+    WireProfileId profile = WireProfileId::kGoCanonicalV1);
+Result<SnapshotChunkResponse> DecodeSnapshotChunkResponse(
+    std::string_view body, JsonParser* parser = nullptr,
+    WireProfileId profile = WireProfileId::kGoCanonicalV1);
+Result<CapabilitiesResponse> DecodeCapabilitiesResponse(
+    std::string_view body, JsonParser* parser = nullptr,
+    WireProfileId profile = WireProfileId::kGoCanonicalV1);
 Result<StatusResponse> DecodeStatusResponse(std::string_view body, JsonParser* parser = nullptr);
 
 }  // namespace oversync::protocol

@@ -22,6 +22,12 @@ namespace oversync::protocol {
 
 inline constexpr std::string_view kProtocolVersion = "v1";
 
+// Profile B identifier grammars (protocol-b.md §1.1, §1.3).
+// Oversync-Source-ID: 1 to 256 bytes, each printable ASCII 0x21-0x7E, compared byte for byte.
+bool IsValidSourceIdProfileB(std::string_view source_id) noexcept;
+// push_id / initialization_id: the canonical lowercase dashed UUID spelling (8-4-4-4-12).
+bool IsCanonicalUuid(std::string_view text) noexcept;
+
 // Row operation (protocol.md §2.4). Storage opcodes are the enumerator values.
 enum class Op : std::uint8_t { kInsert = 1, kUpdate = 2, kDelete = 3 };
 std::string_view OpName(Op op) noexcept;  // "INSERT" / "UPDATE" / "DELETE"
@@ -52,7 +58,9 @@ struct ConnectResponse {
 struct PushSessionCreateRequest {
   std::int64_t source_bundle_id = 0;
   std::int64_t planned_row_count = 0;
-  std::string initialization_id;  // trimmed; empty = absent
+  std::string initialization_id;  // trimmed (profile A) / as sent (profile B); empty = absent
+  // Profile B (protocol-b.md §4.2, §5.3): required there, ignored by profile A. Empty = absent.
+  std::string canonical_request_hash{};
 };
 
 enum class PushSessionStatus : std::uint8_t { kStaging, kAlreadyCommitted };
@@ -68,6 +76,7 @@ struct PushSessionCreateResponse {
   std::int64_t source_bundle_id = 0;
   std::int64_t row_count = 0;
   std::string bundle_hash;
+  std::string canonical_request_hash{};  // profile B: echoed in both statuses
 };
 
 // ---- 3.3 push chunk ----
@@ -98,6 +107,7 @@ struct PushSessionCommitResponse {
   std::int64_t source_bundle_id = 0;
   std::int64_t row_count = 0;
   std::string bundle_hash;
+  std::string canonical_request_hash{};  // profile B only (omitted when empty)
 };
 
 struct PushConflictDetails {
@@ -120,6 +130,15 @@ struct ErrorResponse {
   std::string replaced_by_source_id;
   // push_conflict only
   std::optional<PushConflictDetails> conflict;
+  // Profile B (protocol-b.md §6.1). snapshot_chunk_too_small only: the next row's size.
+  std::optional<std::int64_t> required_byte_count{};
+  // snapshot_session_limit_exceeded only: which limit, the value reached and the limit.
+  struct LimitExceeded {
+    std::string dimension;  // "row_count" | "byte_count" | "row_byte_count"
+    std::int64_t actual = 0;
+    std::int64_t limit = 0;
+  };
+  std::optional<LimitExceeded> limit_exceeded{};
 };
 
 // ---- 3.6 / 3.7 bundles ----
@@ -141,6 +160,7 @@ struct CommittedBundleRowsResponse {
   std::vector<BundleRow> rows;
   std::int64_t next_row_ordinal = 0;
   bool has_more = false;
+  std::string canonical_request_hash{};  // profile B: always emitted (even empty)
 };
 
 struct Bundle {
@@ -150,6 +170,7 @@ struct Bundle {
   std::int64_t row_count = 0;   // omitted when 0
   std::string bundle_hash;      // omitted when empty
   std::vector<BundleRow> rows;
+  std::string canonical_request_hash{};  // profile B; omitted when empty
 };
 
 struct PullResponse {
@@ -184,7 +205,7 @@ struct SnapshotSession {
   std::string snapshot_id;
   std::int64_t snapshot_bundle_seq = 0;
   std::int64_t row_count = 0;
-  std::int64_t byte_count = 0;  // omitted when 0
+  std::int64_t byte_count = 0;  // profile A: omitted when 0; profile B: always (full row sizes)
   std::string expires_at;       // RFC 3339
 };
 
@@ -202,7 +223,13 @@ struct SnapshotChunkResponse {
   std::vector<SnapshotRow> rows;
   std::int64_t next_row_ordinal = 0;
   bool has_more = false;
+  std::int64_t byte_count{0};  // profile B only: sum of SnapshotRowWireSize of `rows`
 };
+
+// Profile B's size of one snapshot row (protocol-b.md §5.11): the byte length of the row's own
+// JSON object as the Go server encodes it (members schema, table, key, row_version, payload; Go
+// escaping; payload members in their stored order).
+std::int64_t SnapshotRowWireSize(const SnapshotRow& row);
 
 // ---- 3.12 capabilities ----
 struct RegisteredTableSpec {
@@ -227,6 +254,14 @@ struct BundleLimits {
   std::int64_t max_rows_per_snapshot_session = 0;
   std::int64_t max_bytes_per_snapshot_session = 0;
   std::int64_t initialization_lease_ttl_seconds = 0;
+  // Profile B only, always emitted there (protocol-b.md §5.1).
+  std::int64_t default_bytes_per_snapshot_chunk = 0;
+  std::int64_t max_bytes_per_snapshot_chunk = 0;
+  std::int64_t max_bytes_per_snapshot_row = 0;
+  std::int64_t snapshot_materialization_batch_rows = 0;
+  std::int64_t snapshot_materialization_batch_bytes = 0;
+  std::int64_t max_concurrent_snapshot_builds = 0;
+  std::int64_t max_concurrent_snapshot_chunk_requests = 0;
 };
 
 struct CapabilitiesResponse {
@@ -234,7 +269,7 @@ struct CapabilitiesResponse {
   std::int64_t schema_version = 0;
   std::string app_name;                                   // omitted when empty
   std::vector<std::string> registered_tables;             // omitted when empty
-  std::vector<RegisteredTableSpec> registered_table_specs;  // omitted when empty
+  std::vector<RegisteredTableSpec> registered_table_specs;  // A: omitted when empty; B: always
   std::map<std::string, bool> features;                   // always present (sorted like Go)
   BundleLimits bundle_limits;                             // always present
 };
