@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "oversync/protocol/messages.h"
+#include "oversync/protocol/wire_profile.h"
+
 namespace oversync {
 namespace {
 
@@ -98,6 +101,51 @@ Result<ServiceConfig> ResolveServiceConfig(ServiceConfig config) {
   if (watch.enabled && watch.heartbeat_interval.count() < 0) {
     return Error(ErrorCode::kInvalidArgument,
                  "bundle change watch heartbeat interval must be positive when enabled");
+  }
+  OVERSYNC_ASSIGN_OR_RETURN(const protocol::WireProfile* profile,
+                            protocol::FindWireProfile(config.wire_profile));
+  constexpr std::int64_t kMiB = 1024 * 1024;
+  config.default_bytes_per_snapshot_chunk =
+      positive_or(config.default_bytes_per_snapshot_chunk, 4 * kMiB);
+  config.max_bytes_per_snapshot_chunk = positive_or(config.max_bytes_per_snapshot_chunk, 16 * kMiB);
+  config.max_bytes_per_snapshot_row = positive_or(config.max_bytes_per_snapshot_row, 4 * kMiB);
+  config.snapshot_materialization_batch_rows =
+      positive_or(config.snapshot_materialization_batch_rows, 512);
+  config.snapshot_materialization_batch_bytes =
+      positive_or(config.snapshot_materialization_batch_bytes, 4 * kMiB);
+  config.max_concurrent_snapshot_builds = positive_or(config.max_concurrent_snapshot_builds, 8);
+  config.max_concurrent_snapshot_chunk_requests =
+      positive_or(config.max_concurrent_snapshot_chunk_requests, 4);
+  // go-oversync checks these only since profile B (normalizeSnapshotConfig); a profile-A service
+  // keeps accepting what 1f1118f accepted.
+  if (profile->id() == protocol::WireProfileId::kGoCanonicalV1) return config;
+  if (config.default_rows_per_snapshot_chunk > config.max_rows_per_snapshot_chunk) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "default snapshot chunk rows must not exceed the maximum");
+  }
+  if (config.default_bytes_per_snapshot_chunk > config.max_bytes_per_snapshot_chunk) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "default snapshot chunk bytes must not exceed the maximum");
+  }
+  if (config.max_bytes_per_snapshot_row > config.max_bytes_per_snapshot_chunk) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "snapshot row bytes must not exceed the maximum snapshot chunk bytes");
+  }
+  if (config.snapshot_materialization_batch_bytes < config.max_bytes_per_snapshot_row) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "snapshot materialization batch bytes must be at least the snapshot row bytes");
+  }
+  std::set<std::string> reserved;
+  for (const std::string& source_id : config.reserved_server_source_ids) {
+    if (!protocol::IsValidSourceIdProfileB(source_id)) {
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("reserved server source id {:?} is not a visible ASCII token",
+                               source_id));
+    }
+    if (!reserved.insert(source_id).second) {
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("reserved server source id {:?} is listed twice", source_id));
+    }
   }
   return config;
 }

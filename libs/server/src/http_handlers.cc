@@ -69,12 +69,39 @@ HttpSyncHandlers::HttpSyncHandlers(RuntimeService& service, Authenticator authen
                                    Options options)
     : service_(service), authenticate_(std::move(authenticate)), options_(std::move(options)) {}
 
+bool HttpSyncHandlers::ProfileB() const noexcept {
+  return service_.wire_profile() == protocol::WireProfileId::kJcsUniformNumericStringsV1;
+}
+
+namespace {
+// protocol-b.md §1.3: a push id that is not the canonical UUID spelling names no session; profile
+// B answers before looking at the body.
+http::Response PushSessionNotFound() {
+  return Simple(ErrorCode::kPushSessionNotFound, "push session was not found");
+}
+}  // namespace
 std::optional<Actor> HttpSyncHandlers::ResolveActor(const http::Request& request,
                                                     http::Response& rejection) const {
   AuthResult auth = authenticate_(request);
   if (!auth.user_id) {
     rejection = std::move(auth.rejection);
     return std::nullopt;
+  }
+  if (ProfileB()) {
+    // protocol-b.md §1.1-§1.2: the trusted user id byte for byte, the source id exactly as sent
+    // (after the HTTP layer's own whitespace handling), printable ASCII, not a reserved id.
+    if (auth.user_id->empty()) {
+      rejection = Simple(ErrorCode::kAuthenticationFailed,
+                         "authenticated user_id not found in request context");
+      return std::nullopt;
+    }
+    const std::string source(request.Header("Oversync-Source-ID").value_or(""));
+    if (!protocol::IsValidSourceIdProfileB(source) || service_.IsReservedSourceId(source)) {
+      rejection = Simple(ErrorCode::kInvalidRequest,
+                         "Oversync-Source-ID header must be a non-empty visible ASCII token");
+      return std::nullopt;
+    }
+    return Actor{*auth.user_id, source};
   }
   const std::string_view user = TrimAsciiSpace(*auth.user_id);
   if (user.empty()) {
@@ -187,7 +214,8 @@ http::Response HttpSyncHandlers::HandleConnect(const http::Request& request,
 http::Response HttpSyncHandlers::HandleCreatePushSession(const http::Request& request,
                                                          const Actor* actor) const {
   if (auto early = Preamble(request, "POST", actor)) return std::move(*early);
-  auto decoded = protocol::DecodePushSessionCreateRequest(request.body);
+  auto decoded =
+      protocol::DecodePushSessionCreateRequest(request.body, nullptr, service_.wire_profile());
   if (!decoded) return JsonError(decoded.error(), ErrorCode::kPushSessionCreateFailed, "");
   auto result = service_.CreatePushSession(*actor, *decoded);
   if (!result) {
@@ -201,6 +229,7 @@ http::Response HttpSyncHandlers::HandleUploadPushChunk(const http::Request& requ
                                                        const Actor* actor,
                                                        std::string_view push_id) const {
   if (auto early = Preamble(request, "POST", actor)) return std::move(*early);
+  if (ProfileB() && !protocol::IsCanonicalUuid(push_id)) return PushSessionNotFound();
   auto decoded = protocol::DecodePushChunkRequest(request.body);
   if (!decoded) return JsonError(decoded.error(), ErrorCode::kPushChunkFailed, "");
   auto result = service_.UploadPushChunk(*actor, push_id, std::move(*decoded));
@@ -214,6 +243,7 @@ http::Response HttpSyncHandlers::HandleCommitPushSession(const http::Request& re
                                                          const Actor* actor,
                                                          std::string_view push_id) const {
   if (auto early = Preamble(request, "POST", actor)) return std::move(*early);
+  if (ProfileB() && !protocol::IsCanonicalUuid(push_id)) return PushSessionNotFound();
   auto result = service_.CommitPushSession(*actor, push_id);
   if (!result) {
     return JsonError(result.error(), ErrorCode::kPushSessionCommitFailed,
@@ -226,6 +256,7 @@ http::Response HttpSyncHandlers::HandleDeletePushSession(const http::Request& re
                                                          const Actor* actor,
                                                          std::string_view push_id) const {
   if (auto early = Preamble(request, "DELETE", actor)) return std::move(*early);
+  if (ProfileB() && !protocol::IsCanonicalUuid(push_id)) return PushSessionNotFound();
   const oversync::Status status = service_.DeletePushSession(*actor, push_id);
   if (!status.ok()) {
     return JsonError(status, ErrorCode::kPushSessionDeleteFailed, "Failed to delete push session");
@@ -368,7 +399,8 @@ http::Response HttpSyncHandlers::HandleCapabilities(const http::Request& request
       options_.bundle_change_watch_allowed && !options_.bundle_change_watch_allowed(*actor)) {
     capabilities.features["bundle_change_watch"] = false;
   }
-  return http::Response::Json(200, protocol::EncodeCapabilitiesResponse(capabilities));
+  return http::Response::Json(
+      200, protocol::EncodeCapabilitiesResponse(capabilities, service_.wire_profile()));
 }
 
 http::Response HttpSyncHandlers::HandleHealth(const http::Request& request) const {

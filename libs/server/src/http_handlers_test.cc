@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "oversync/http/router.h"
+#include "oversync/protocol/codec.h"
 #include "oversync/server/stage_metrics.h"
 #include "runtime_test_fixture.h"
 
@@ -728,6 +729,195 @@ TEST_F(HttpHandlersDrainTest, ShutdownDrainsInflightOperation) {
   const protocol::StatusResponse closed_health = StatusBody(health);
   EXPECT_EQ(closed_health.status, "unhealthy");
   EXPECT_EQ(closed_health.lifecycle, "closed");
+}
+
+// ---- wire profile B (protocol-b.md; docs/wire-profiles.md) ----------------------------------
+
+constexpr std::string_view kProfileB = "jcs_uniform_numeric_strings_v1";
+
+class ProfileBHttpTest : public HttpHandlersTest {
+ protected:
+  void ConfigureService(ServiceConfig& config) override {
+    config.wire_profile = std::string(kProfileB);
+    config.reserved_server_source_ids = {"server-writer"};
+  }
+  static std::string Hash() { return std::string(64, 'c'); }
+  static std::string CreateBody(std::int64_t source_bundle_id, const std::string& hash,
+                                const std::string& initialization_id = "") {
+    std::string body = fmt::format(R"({{"source_bundle_id":{},"planned_row_count":1)",
+                                   source_bundle_id);
+    if (!hash.empty()) body += fmt::format(R"(,"canonical_request_hash":"{}")", hash);
+    if (!initialization_id.empty()) {
+      body += fmt::format(R"(,"initialization_id":"{}")", initialization_id);
+    }
+    return body + "}";
+  }
+};
+
+// protocol-b.md §5.1: registered_table_specs and the seven snapshot limits, with Go's defaults.
+TEST_F(ProfileBHttpTest, CapabilitiesHaveTheProfileBShape) {
+  auto caps = Call("GET", "/sync/capabilities");
+  ASSERT_EQ(caps.status, 200) << caps.body;
+  const auto decoded = protocol::DecodeCapabilitiesResponse(
+      caps.body, nullptr, protocol::WireProfileId::kJcsUniformNumericStringsV1);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().ToString() << caps.body;
+  EXPECT_EQ(decoded->protocol_version, "v1");
+  ASSERT_EQ(decoded->registered_table_specs.size(), 4U);
+  EXPECT_EQ(decoded->registered_table_specs[0].table, "docs");
+  const protocol::BundleLimits& l = decoded->bundle_limits;
+  EXPECT_EQ(l.default_bytes_per_snapshot_chunk, 4194304);
+  EXPECT_EQ(l.max_bytes_per_snapshot_chunk, 16777216);
+  EXPECT_EQ(l.max_bytes_per_snapshot_row, 4194304);
+  EXPECT_EQ(l.snapshot_materialization_batch_rows, 512);
+  EXPECT_EQ(l.snapshot_materialization_batch_bytes, 4194304);
+  EXPECT_EQ(l.max_concurrent_snapshot_builds, 8);
+  EXPECT_EQ(l.max_concurrent_snapshot_chunk_requests, 4);
+}
+
+// protocol-b.md §1.1-§1.2: the source id is a printable-ASCII token used exactly, reserved server
+// ids look like any invalid id, the user id is used byte for byte.
+TEST_F(ProfileBHttpTest, IdentifierGrammar) {
+  const std::string message =
+      R"({"error":"invalid_request","message":"Oversync-Source-ID header must be a non-empty visible ASCII token"})"
+      "\n";
+  for (const std::string& bad :
+       {std::string("dev a"), std::string("caf\xC3\xA9"), std::string(257, 'x'),
+        std::string("server-writer"), std::string(" dev-a")}) {
+    auto r = Call("POST", "/sync/connect", "{}", "alice", bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.body, message) << bad;
+  }
+  auto longest = Call("POST", "/sync/connect", "{}", "alice", std::string(256, '~'));
+  EXPECT_EQ(longest.status, 200) << longest.body;
+  auto spaced_user = Call("POST", "/sync/connect", "{}", " user-1 ", "dev-1");
+  ASSERT_EQ(spaced_user.status, 200) << spaced_user.body;
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.user_state WHERE user_id = ' user-1 '"), "1");
+}
+
+// protocol-b.md §5.3 steps 3-5: hash spelling, then the initialization_id spelling.
+TEST_F(ProfileBHttpTest, PushCreateRequiresTheRequestHash) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  const auto expect_invalid = [&](const std::string& body, std::string_view message) {
+    auto r = Call("POST", "/sync/push-sessions", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_EQ(r.body, fmt::format(R"({{"error":"push_session_invalid","message":"{}"}})", message) +
+                          "\n")
+        << body;
+  };
+  const std::string hash_message = "canonical_request_hash must be 64 lowercase hexadecimal characters";
+  expect_invalid(CreateBody(1, ""), hash_message);
+  expect_invalid(CreateBody(1, std::string(64, 'C')), hash_message);
+  expect_invalid(CreateBody(1, std::string(63, 'c')), hash_message);
+  // The earlier checks still come first.
+  expect_invalid(CreateBody(0, ""), "source_bundle_id must be \\u003e 0");  // Go escapes >
+  expect_invalid(CreateBody(1, Hash(), "6DF0D8DD-A84B-43B6-BBCA-8DE70432922A"),
+                 "initialization_id must be a canonical lowercase dashed UUID");
+  expect_invalid(CreateBody(1, Hash(), " 6df0d8dd-a84b-43b6-bbca-8de70432922a"),
+                 "initialization_id must be a canonical lowercase dashed UUID");
+}
+
+// protocol-b.md §1.3, §5.4 step 1: a non-canonical push id is 404 before the body is read.
+TEST_F(ProfileBHttpTest, NonCanonicalPushIdIsNotFound) {
+  const std::string not_found =
+      R"({"error":"push_session_not_found","message":"push session was not found"})"
+      "\n";
+  for (const std::string& push_id :
+       {std::string("not-a-uuid"), std::string("6DF0D8DD-A84B-43B6-BBCA-8DE70432922A")}) {
+    auto chunk = Call("POST", "/sync/push-sessions/" + push_id + "/chunks", "{malformed");
+    EXPECT_EQ(chunk.status, 404) << push_id;
+    EXPECT_EQ(chunk.body, not_found);
+    auto commit = Call("POST", "/sync/push-sessions/" + push_id + "/commit");
+    EXPECT_EQ(commit.status, 404) << push_id;
+    EXPECT_EQ(Call("DELETE", "/sync/push-sessions/" + push_id).status, 404) << push_id;
+  }
+}
+
+// protocol-b.md §5.8: pull boundaries on a scope whose history a profile-A service wrote (the
+// two profiles share one database, docs/wire-profiles.md): after = floor is valid, after below the
+// floor is pruned, ahead of the head is checkpoint_ahead, a target below after is a 400.
+TEST_F(ProfileBHttpTest, PullBoundaries) {
+  const Actor alice{"alice", "dev-a"};
+  {
+    config_.wire_profile = "go_canonical_v1";
+    std::unique_ptr<RuntimeService> profile_a = MakeService();
+    ASSERT_TRUE(profile_a);
+    ASSERT_TRUE(profile_a->Connect(alice, {false}).has_value());
+    for (int i = 1; i <= 4; ++i) {
+      protocol::PushSessionCreateRequest create;
+      create.source_bundle_id = i;
+      create.planned_row_count = 1;
+      auto session = profile_a->CreatePushSession(alice, create);
+      ASSERT_TRUE(session.has_value()) << session.error().ToString();
+      protocol::PushChunkRequest chunk;
+      chunk.rows = {Row("users", UserKey(i), "INSERT", 0, R"({"name":"n"})")};
+      ASSERT_TRUE(profile_a->UploadPushChunk(alice, session->push_id, std::move(chunk)));
+      ASSERT_TRUE(profile_a->CommitPushSession(alice, session->push_id));
+    }
+  }
+  Sql("UPDATE sync.user_state SET retained_bundle_floor = 2 WHERE user_id = 'alice'");
+  const auto pull = [&](std::int64_t after, std::int64_t target) {
+    return Call("GET", fmt::format("/sync/pull?after_bundle_seq={}&target_bundle_seq={}", after,
+                                   target));
+  };
+  auto at_floor = pull(2, 0);
+  ASSERT_EQ(at_floor.status, 200) << at_floor.body;
+  const auto page = protocol::DecodePullResponse(at_floor.body);
+  ASSERT_TRUE(page.has_value());
+  EXPECT_EQ(page->stable_bundle_seq, 4);
+  ASSERT_EQ(page->bundles.size(), 2U);
+  EXPECT_EQ(page->bundles.front().bundle_seq, 3);
+  auto below = pull(1, 0);
+  EXPECT_EQ(below.status, 409);
+  EXPECT_NE(below.body.find(R"("error":"history_pruned")"), std::string::npos);
+  auto zero = pull(0, 0);  // profile B: 0 below a floor is pruned too
+  EXPECT_EQ(zero.status, 409);
+  auto ahead = pull(5, 0);
+  EXPECT_EQ(ahead.status, 409);
+  EXPECT_EQ(ahead.body,
+            R"({"error":"checkpoint_ahead","message":"requested checkpoint 5 is ahead of current committed bundle sequence 4 for user alice"})"
+            "\n");
+  auto target_ahead = pull(2, 9);
+  EXPECT_EQ(target_ahead.status, 409);
+  EXPECT_NE(target_ahead.body.find(R"("error":"checkpoint_ahead","message":"requested target 9)"),
+            std::string::npos);
+  auto target_below_floor = pull(2, 1);
+  EXPECT_EQ(target_below_floor.status, 409);
+  EXPECT_NE(target_below_floor.body.find("history_pruned"), std::string::npos);
+  auto target_below_after = pull(4, 3);
+  EXPECT_EQ(target_below_after.status, 400);
+  EXPECT_EQ(target_below_after.body,
+            R"({"error":"invalid_request","message":"target_bundle_seq 3 must be greater than or equal to after_bundle_seq 4"})"
+            "\n");
+  auto up_to_date = pull(4, 0);
+  ASSERT_EQ(up_to_date.status, 200);
+  EXPECT_EQ(up_to_date.body, "{\"stable_bundle_seq\":4,\"bundles\":[],\"has_more\":false}\n");
+}
+
+// protocol-b.md §5.1 (normalizeSnapshotConfig): a profile-B service refuses inconsistent
+// snapshot limits and bad reserved ids; unknown profile names are refused by both.
+TEST(ProfileBConfigTest, Validation) {
+  ServiceConfig config;
+  config.wire_profile = std::string(kProfileB);
+  EXPECT_TRUE(ResolveServiceConfig(config).has_value());
+  config.default_bytes_per_snapshot_chunk = 32 * 1024 * 1024;
+  EXPECT_FALSE(ResolveServiceConfig(config).has_value());
+  config.default_bytes_per_snapshot_chunk = 0;
+  config.max_bytes_per_snapshot_row = 4096;
+  config.snapshot_materialization_batch_bytes = 1024;
+  EXPECT_FALSE(ResolveServiceConfig(config).has_value());
+  config.snapshot_materialization_batch_bytes = 0;
+  EXPECT_TRUE(ResolveServiceConfig(config).has_value());
+  config.reserved_server_source_ids = {"ok-id", "ok-id"};
+  EXPECT_FALSE(ResolveServiceConfig(config).has_value());
+  config.reserved_server_source_ids = {"has space"};
+  EXPECT_FALSE(ResolveServiceConfig(config).has_value());
+  config.reserved_server_source_ids = {};
+  config.wire_profile = "v2";
+  EXPECT_FALSE(ResolveServiceConfig(config).has_value());
+  // Profile A keeps go-oversync 1f1118f's leniency.
+  ServiceConfig a;
+  a.default_rows_per_snapshot_chunk = 9000;
+  EXPECT_TRUE(ResolveServiceConfig(a).has_value());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "oversync/common/rfc3339.h"
 #include "oversync/common/sha256.h"
 #include "oversync/common/uuid.h"
+#include "oversync/protocol/bundle_hash.h"
 #include "oversync/protocol/canonical_json.h"
 #include "oversync/protocol/errors.h"
 #include "oversync/protocol/json_writer.h"
@@ -107,6 +108,18 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
   }
   if (request.planned_row_count <= 0) {
     return Error(ErrorCode::kPushSessionInvalid, "planned_row_count must be > 0");
+  }
+  if (impl_->profile->id() == protocol::WireProfileId::kJcsUniformNumericStringsV1) {
+    // protocol-b.md §5.3 steps 4-5.
+    if (!protocol::IsCanonicalRequestHashSpelling(request.canonical_request_hash)) {
+      return Error(ErrorCode::kPushSessionInvalid,
+                   "canonical_request_hash must be 64 lowercase hexadecimal characters");
+    }
+    if (!request.initialization_id.empty() &&
+        !protocol::IsCanonicalUuid(request.initialization_id)) {
+      return Error(ErrorCode::kPushSessionInvalid,
+                   "initialization_id must be a canonical lowercase dashed UUID");
+    }
   }
   protocol::PushSessionCreateResponse response;
   Status status = RunUserTransaction(*impl_, "push_create", actor.user_id, kPushAttempts,

@@ -128,23 +128,57 @@ Result<std::string> RuntimeService::ProcessPullBody(const Actor& actor,
     const std::int64_t floor = scope.retained_floor;
     const std::int64_t after = query.after_bundle_seq;
     const std::int64_t target = query.target_bundle_seq;
-    // Unlike go-oversync, a checkpoint of 0 is pruned too once a floor exists: bundles at or
-    // below the floor are gone, so such a client must hydrate by snapshot (server.md §10.1
-    // item 1; docs/compatibility.md).
-    if (floor > 0 && after <= floor) return HistoryPruned(after, floor, actor.user_id);
-    if (target > 0 && target <= floor) return HistoryPruned(target, floor, actor.user_id);
-    // A checkpoint ahead of the head (server database restored or reset) would make Go answer
-    // 200 with stable < after, which every client rejects forever; history_pruned makes them
-    // rebuild (kmp-client.md §7.2).
-    if (target == 0 && after > head) {
-      return {ErrorCode::kHistoryPruned,
-              fmt::format("requested checkpoint {} is ahead of the retained history head {} for "
-                          "user {}",
-                          after, head, actor.user_id)};
+    if (impl_->profile->id() == protocol::WireProfileId::kJcsUniformNumericStringsV1) {
+      // protocol-b.md §5.8 steps 3-5: after = floor is a valid checkpoint; ahead of the head is
+      // checkpoint_ahead; a target below the checkpoint is the client's mistake.
+      if (after < floor) return HistoryPruned(after, floor, actor.user_id);
+      if (after > head) {
+        return {ErrorCode::kCheckpointAhead,
+                fmt::format("requested checkpoint {} is ahead of current committed bundle "
+                            "sequence {} for user {}",
+                            after, head, actor.user_id)};
+      }
+      if (target > 0) {
+        if (target < floor) {
+          return {ErrorCode::kHistoryPruned,
+                  fmt::format("requested target {} is older than retained history floor {} for "
+                              "user {}",
+                              target, floor, actor.user_id)};
+        }
+        if (target > head) {
+          return {ErrorCode::kCheckpointAhead,
+                  fmt::format("requested target {} is ahead of current committed bundle sequence "
+                              "{} for user {}",
+                              target, head, actor.user_id)};
+        }
+        if (target < after) {
+          return {ErrorCode::kInvalidRequest,
+                  fmt::format("target_bundle_seq {} must be greater than or equal to "
+                              "after_bundle_seq {}",
+                              target, after)};
+        }
+      }
+    } else {
+      // Unlike go-oversync, a checkpoint of 0 is pruned too once a floor exists: bundles at or
+      // below the floor are gone, so such a client must hydrate by snapshot (server.md §10.1
+      // item 1; docs/compatibility.md).
+      if (floor > 0 && after <= floor) return HistoryPruned(after, floor, actor.user_id);
+      if (target > 0 && target <= floor) return HistoryPruned(target, floor, actor.user_id);
+      // A checkpoint ahead of the head (server database restored or reset) would make Go answer
+      // 200 with stable < after, which every client rejects forever; history_pruned makes them
+      // rebuild (kmp-client.md §7.2).
+      if (target == 0 && after > head) {
+        return {ErrorCode::kHistoryPruned,
+                fmt::format("requested checkpoint {} is ahead of the retained history head {} for "
+                            "user {}",
+                            after, head, actor.user_id)};
+      }
     }
     const std::int64_t stable = target > 0 ? target : head;
-    if (stable > 0 && stable <= floor) return HistoryPruned(stable, floor, actor.user_id);
-
+    if (impl_->profile->id() == protocol::WireProfileId::kGoCanonicalV1 && stable > 0 &&
+        stable <= floor) {
+      return HistoryPruned(stable, floor, actor.user_id);
+    }
     // The body is written straight from the database rows: stored payloads are already
     // Go-canonical JSON text, so they are copied, never parsed, and rows stream in (single-row
     // mode) so a page is held in memory once, as its JSON.
@@ -295,6 +329,14 @@ protocol::CapabilitiesResponse RuntimeService::GetCapabilities() const {
   l.max_rows_per_snapshot_session = c.max_rows_per_snapshot_session;
   l.max_bytes_per_snapshot_session = c.max_bytes_per_snapshot_session;
   l.initialization_lease_ttl_seconds = c.initialization_lease_ttl.count();
+  // Profile B's members; the encoder writes them only for a profile-B service.
+  l.default_bytes_per_snapshot_chunk = c.default_bytes_per_snapshot_chunk;
+  l.max_bytes_per_snapshot_chunk = c.max_bytes_per_snapshot_chunk;
+  l.max_bytes_per_snapshot_row = c.max_bytes_per_snapshot_row;
+  l.snapshot_materialization_batch_rows = c.snapshot_materialization_batch_rows;
+  l.snapshot_materialization_batch_bytes = c.snapshot_materialization_batch_bytes;
+  l.max_concurrent_snapshot_builds = c.max_concurrent_snapshot_builds;
+  l.max_concurrent_snapshot_chunk_requests = c.max_concurrent_snapshot_chunk_requests;
   return r;
 }
 

@@ -1,5 +1,6 @@
 #include "oversync/server/runtime_service.h"
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -17,6 +18,7 @@ Result<std::unique_ptr<RuntimeService>> RuntimeService::Create(ServiceConfig con
   auto impl = std::make_unique<internal::RuntimeState>();
   OVERSYNC_ASSIGN_OR_RETURN(impl->config, ResolveServiceConfig(std::move(config)));
   OVERSYNC_ASSIGN_OR_RETURN(impl->tables, NormalizeRegisteredTables(impl->config.registered_tables));
+  OVERSYNC_ASSIGN_OR_RETURN(impl->profile, protocol::FindWireProfile(impl->config.wire_profile));
   impl->clock = options.clock != nullptr ? options.clock : &impl->default_clock;
   impl->random = options.random != nullptr ? options.random : &impl->default_random;
   impl->logger = options.logger != nullptr ? options.logger : &impl->default_logger;
@@ -29,6 +31,12 @@ Result<std::unique_ptr<RuntimeService>> RuntimeService::Create(ServiceConfig con
   return std::unique_ptr<RuntimeService>(new RuntimeService(std::move(impl)));  // NOLINT
 }
 
+protocol::WireProfileId RuntimeService::wire_profile() const noexcept { return impl_->profile->id(); }
+
+bool RuntimeService::IsReservedSourceId(std::string_view source_id) const noexcept {
+  const std::vector<std::string>& reserved = impl_->config.reserved_server_source_ids;
+  return std::find(reserved.begin(), reserved.end(), source_id) != reserved.end();
+}
 Result<BootstrapReport> RuntimeService::Bootstrap() {
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
   // Validate everything about the business tables before touching the `sync` schema, so a

@@ -74,8 +74,26 @@ struct ServiceConfig {
   std::shared_ptr<StageMetricsRecorder> stage_metrics;
   // Logs every stage timing at debug level through the runtime's Logger.
   bool log_stage_timings = false;
-
   BundleChangeWatchConfig bundle_change_watch;
+
+  // The wire contract this service speaks (docs/wire-profiles.md): "go_canonical_v1" (go-oversync
+  // 1f1118f, the default) or "jcs_uniform_numeric_strings_v1" (go-oversync's current contract,
+  // protocol-b.md). Several services with different profiles may share one database.
+  std::string wire_profile = "go_canonical_v1";
+  // Profile B snapshot transfer limits (protocol-b.md §5.1, §7), advertised by a profile-B
+  // service. 0 = the go-oversync default. Rules: default <= max chunk bytes, row bytes <= max
+  // chunk bytes, batch bytes >= row bytes.
+  std::int64_t default_bytes_per_snapshot_chunk = 0;        // default 4 MiB
+  std::int64_t max_bytes_per_snapshot_chunk = 0;            // default 16 MiB
+  std::int64_t max_bytes_per_snapshot_row = 0;              // default 4 MiB
+  std::int64_t snapshot_materialization_batch_rows = 0;     // default 512
+  std::int64_t snapshot_materialization_batch_bytes = 0;    // default 4 MiB
+  std::int64_t max_concurrent_snapshot_builds = 0;          // default 8 per process
+  std::int64_t max_concurrent_snapshot_chunk_requests = 0;  // default 4 per process
+  // Profile B: source ids reserved for server-originated writes (protocol-b.md §1.1). Each must
+  // pass the profile-B source-id grammar; duplicates are an error. A client sending one gets the
+  // ordinary invalid-source-id 400.
+  std::vector<std::string> reserved_server_source_ids;
 };
 
 // A registered table after normalization, with its catalog identity.
@@ -95,7 +113,8 @@ Result<std::vector<NormalizedTable>> NormalizeRegisteredTables(
     const std::vector<RegisteredTable>& tables);
 
 // Applies defaults to zero/negative fields and validates the rest (watch channel length/NUL,
-// heartbeat). Errors: kInvalidArgument with go-oversync's messages.
+// heartbeat, wire profile name, profile-B snapshot limits and reserved source ids).
+// Errors: kInvalidArgument with go-oversync's messages where it has them.
 Result<ServiceConfig> ResolveServiceConfig(ServiceConfig config);
 
 }  // namespace oversync

@@ -80,6 +80,8 @@ class HttpSyncHandlers {
   std::optional<Actor> ResolveActor(const http::Request& request, http::Response& rejection) const;
 
  private:
+  bool ProfileB() const noexcept;
+
   RuntimeService& service_;
   Authenticator authenticate_;
   Options options_;

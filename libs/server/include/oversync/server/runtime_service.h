@@ -24,6 +24,7 @@
 #include "oversync/common/status.h"
 #include "oversync/protocol/messages.h"
 #include "oversync/protocol/query.h"
+#include "oversync/protocol/wire_profile.h"
 #include "oversync/server/bundle_watch.h"
 #include "oversync/server/config.h"
 #include "oversync/server/sync_transaction.h"
@@ -150,8 +151,12 @@ class RuntimeService {
   Result<int> LocalWatchSubscriberCount(const std::string& user_id);
   // Errors: kDatabase/kUnavailable.
   Result<RuntimeCounters> GetCounters();
-  // §3.12.
+  // §3.12 (profile B: protocol-b.md §5.1, with the snapshot byte and concurrency limits).
   protocol::CapabilitiesResponse GetCapabilities() const;
+  // The wire profile this service speaks (ServiceConfig::wire_profile). Thread-safe.
+  protocol::WireProfileId wire_profile() const noexcept;
+  // Whether `source_id` is one of ServiceConfig::reserved_server_source_ids. Thread-safe.
+  bool IsReservedSourceId(std::string_view source_id) const noexcept;
   // §3.13. Errors: kDatabase/kUnavailable.
   Result<protocol::StatusResponse> GetStatus();
 
