@@ -10,6 +10,7 @@
 #include "oversync/protocol/canonical_json.h"
 #include "oversync/protocol/errors.h"
 #include "oversync/protocol/json_writer.h"
+#include "profile_b.h"
 #include "runtime_internal.h"
 
 namespace oversync {
@@ -73,7 +74,8 @@ Result<std::string> WirePayloadFromDb(const RegisteredTableRuntime& table, std::
 Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& impl,
                                                       pg::PgConnection& tx, std::int64_t user_pk,
                                                       const std::string& source_id,
-                                                      std::int64_t source_bundle_id) {
+                                                      std::int64_t source_bundle_id,
+                                                      const std::string& canonical_request_hash) {
   const std::string user_pk_text = std::to_string(user_pk);
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult staged, tx.Exec(
       "SELECT table_id, op_code, encode(key_bytes, 'hex'), payload_db::text "
@@ -133,7 +135,11 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
   if (seq.rows() != 1) return Error(ErrorCode::kInternal, "user_state row vanished");
   const std::int64_t bundle_seq = seq.Int64(0, 0).value_or(0);
 
-  protocol::BundleHasher hasher(*impl.profile, bundle_seq);
+  protocol::BundleHasher hasher(protocol::GoCanonicalV1Profile(), bundle_seq);
+  const bool profile_b = profile_b::Enabled(impl);
+  std::optional<protocol::BundleHasher> hasher_b;
+  if (profile_b) hasher_b.emplace(protocol::JcsUniformNumericStringsV1Profile(), bundle_seq);
+  std::string exact_copy;  // cpp_bundle_rows_exact rows in COPY text format
   protocol::JsonParser parser;
   // bundle_rows in COPY text format (one COPY for the whole bundle).
   const std::string bundle_prefix = fmt::format("{}\t{}\t", user_pk, bundle_seq);
@@ -158,6 +164,24 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
     }
     OVERSYNC_RETURN_IF_ERROR(hasher.AddRow(table->shape.schema, table->shape.table, key, out.op,
                                            out.op == Op::kDelete ? nullptr : &payload));
+    if (profile_b) {
+      std::optional<JsonValue> payload_b;
+      if (out.op != Op::kDelete) {
+        // `payload` still holds PostgreSQL's digits (numbers keep their lexemes).
+        OVERSYNC_ASSIGN_OR_RETURN(payload_b, profile_b::RenderPayload(*table, payload));
+        if (profile_b::HasLossyNumber(payload)) {
+          std::string image;
+          protocol::JsonWriter image_writer(image);
+          image_writer.Value(payload);
+          exact_copy += bundle_prefix;
+          exact_copy += std::to_string(ordinal + 1);
+          pg::AppendCopyField(exact_copy, image);
+          exact_copy += '\n';
+        }
+      }
+      OVERSYNC_RETURN_IF_ERROR(hasher_b->AddRow(table->shape.schema, table->shape.table, key,
+                                                out.op, payload_b ? &*payload_b : nullptr));
+    }
     ++ordinal;
     copy_data += bundle_prefix;
     copy_data += std::to_string(ordinal);
@@ -210,6 +234,21 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
   bundle.bundle_seq = bundle_seq;
   bundle.row_count = hash.row_count;
   bundle.bundle_hash = hash.hex;
+  if (profile_b) {
+    const protocol::BundleHashResult hash_b = hasher_b->Finish();
+    OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+        "INSERT INTO sync.cpp_bundle_profile_b (user_pk, bundle_seq, bundle_hash, byte_count, "
+        "canonical_request_hash) VALUES ($1, $2, $3, $4, $5)",
+        {user_pk_text, std::to_string(bundle_seq), hash_b.hex, std::to_string(hash_b.byte_count),
+         canonical_request_hash}));
+    if (!exact_copy.empty()) {
+      OVERSYNC_RETURN_IF_ERROR(tx.CopyIn(
+          "COPY sync.cpp_bundle_rows_exact (user_pk, bundle_seq, row_ordinal, payload_exact) "
+          "FROM STDIN",
+          exact_copy));
+    }
+    bundle.bundle_hash = hash_b.hex;
+  }
   return std::optional<FinalizedBundle>(std::move(bundle));
 }
 

@@ -278,7 +278,8 @@ http::Response HttpSyncHandlers::HandleGetCommittedBundleRows(const http::Reques
     return JsonError(result.error(), ErrorCode::kCommittedBundleRowsFailed,
                      "Failed to fetch committed bundle rows");
   }
-  return http::Response::Json(200, protocol::EncodeCommittedBundleRowsResponse(*result));
+  return http::Response::Json(
+      200, protocol::EncodeCommittedBundleRowsResponse(*result, service_.wire_profile()));
 }
 
 http::Response HttpSyncHandlers::HandlePull(const http::Request& request,

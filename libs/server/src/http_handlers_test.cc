@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "oversync/http/router.h"
+#include "oversync/protocol/bundle_hash.h"
 #include "oversync/protocol/codec.h"
 #include "oversync/server/stage_metrics.h"
 #include "runtime_test_fixture.h"
@@ -918,6 +919,221 @@ TEST(ProfileBConfigTest, Validation) {
   ServiceConfig a;
   a.default_rows_per_snapshot_chunk = 9000;
   EXPECT_TRUE(ResolveServiceConfig(a).has_value());
+}
+
+// A profile-B client's push: create with the request hash, one chunk, commit; then the committed
+// rows and the pull, each decoded with the profile-B decoders (which require the hashes).
+class ProfileBPushTest : public ProfileBHttpTest {
+ protected:
+  static constexpr protocol::WireProfileId kB = protocol::WireProfileId::kJcsUniformNumericStringsV1;
+
+  struct Upload {
+    std::string table;
+    std::string key;
+    std::string op = "INSERT";
+    std::int64_t base = 0;
+    std::string payload;  // JSON text; empty for DELETE
+  };
+
+  // The client's side of protocol-b.md §4.2: the hash over the rows as they will be uploaded.
+  static std::string RequestHash(const std::vector<Upload>& rows) {
+    protocol::CanonicalRequestHasher hasher;
+    for (const Upload& u : rows) {
+      protocol::JsonValue key = protocol::JsonValue::Object();
+      key.Add(u.table == "docs" ? "doc_id" : "id", protocol::JsonValue::String(u.key));
+      protocol::Op op{};
+      EXPECT_TRUE(protocol::ParseOp(u.op, op));
+      std::optional<protocol::JsonValue> payload;
+      if (!u.payload.empty()) payload = protocol::ParseJson(u.payload).value();
+      EXPECT_TRUE(hasher.AddRow("business", u.table, key, op, u.base,
+                                payload ? &*payload : nullptr).ok());
+    }
+    return hasher.Finish().hex;
+  }
+
+  static std::string ChunkBody(const std::vector<Upload>& rows) {
+    std::string body = R"({"start_row_ordinal":0,"rows":[)";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const Upload& u = rows[i];
+      if (i > 0) body += ",";
+      body += fmt::format(R"({{"schema":"business","table":"{}","key":{{"{}":"{}"}},"op":"{}",)"
+                          R"("base_row_version":{})",
+                          u.table, u.table == "docs" ? "doc_id" : "id", u.key, u.op, u.base);
+      if (!u.payload.empty()) body += R"(,"payload":)" + u.payload;
+      body += "}";
+    }
+    return body + "]}";
+  }
+
+  // create -> chunk -> commit; returns the commit answer (or the first failing one).
+  http::Response PushRows(std::int64_t source_bundle_id, const std::vector<Upload>& rows,
+                          const std::string& hash) {
+    auto create = Call("POST", "/sync/push-sessions",
+                       fmt::format(R"({{"source_bundle_id":{},"planned_row_count":{},)"
+                                   R"("canonical_request_hash":"{}"}})",
+                                   source_bundle_id, rows.size(), hash));
+    if (create.status != 200) return create;
+    const auto session = protocol::DecodePushSessionCreateResponse(create.body, nullptr, kB);
+    EXPECT_TRUE(session.has_value()) << create.body;
+    if (!session) return create;
+    EXPECT_EQ(session->canonical_request_hash, hash);
+    auto chunk = Call("POST", "/sync/push-sessions/" + session->push_id + "/chunks",
+                      ChunkBody(rows));
+    if (chunk.status != 200) return chunk;
+    return Call("POST", "/sync/push-sessions/" + session->push_id + "/commit");
+  }
+
+  // Re-fetches the committed rows and recomputes the profile-B hash the way clients do.
+  protocol::CommittedBundleRowsResponse FetchAndVerify(std::int64_t bundle_seq) {
+    auto r = Call("GET", fmt::format("/sync/committed-bundles/{}/rows", bundle_seq));
+    EXPECT_EQ(r.status, 200) << r.body;
+    const auto rows = protocol::DecodeCommittedBundleRowsResponse(r.body, nullptr, kB);
+    EXPECT_TRUE(rows.has_value()) << r.body;
+    if (!rows) return {};
+    const auto hash = protocol::ComputeBundleHash(protocol::JcsUniformNumericStringsV1Profile(),
+                                                  bundle_seq, rows->rows);
+    EXPECT_TRUE(hash.has_value());
+    EXPECT_EQ(hash->hex, rows->bundle_hash) << r.body;
+    return *rows;
+  }
+};
+
+// protocol-b.md §4.3 V3-B: the docs row committed through a profile-B service carries exactly
+// the spec's bundle hash, and the request hash travels through create, commit, committed rows
+// and pull.
+TEST_F(ProfileBPushTest, CommitCarriesBothHashes) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  const std::vector<Upload> rows = {
+      {"docs", "doc-42", "INSERT", 0, R"({"doc_id":"doc-42","body":"Hello text key"})"}};
+  const std::string request_hash = RequestHash(rows);
+  auto commit = PushRows(1, rows, request_hash);
+  ASSERT_EQ(commit.status, 200) << commit.body;
+  const auto committed = protocol::DecodePushSessionCommitResponse(commit.body, nullptr, kB);
+  ASSERT_TRUE(committed.has_value()) << commit.body;
+  EXPECT_EQ(committed->bundle_hash,
+            "4546a642b6dc2e9f7a62bc2d63bcdce699f9b37931a4abd0502e293eb1051876");
+  EXPECT_EQ(committed->canonical_request_hash, request_hash);
+  const auto fetched = FetchAndVerify(committed->bundle_seq);
+  EXPECT_EQ(fetched.canonical_request_hash, request_hash);
+  auto pull = Call("GET", "/sync/pull?after_bundle_seq=0");
+  ASSERT_EQ(pull.status, 200) << pull.body;
+  const auto page = protocol::DecodePullResponse(pull.body);
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->bundles.size(), 1U);
+  EXPECT_EQ(page->bundles[0].bundle_hash, committed->bundle_hash);
+  EXPECT_EQ(page->bundles[0].canonical_request_hash, request_hash);
+  // bundle_log keeps go-oversync's hash for profile-A readers of the same database.
+  EXPECT_NE(Scalar("SELECT encode(bundle_hash, 'hex') FROM sync.bundle_log"),
+            committed->bundle_hash);
+  // Replays: the same upload is already_committed (with the B hashes), another is refused.
+  auto replay = Call("POST", "/sync/push-sessions",
+                     fmt::format(R"({{"source_bundle_id":1,"planned_row_count":1,)"
+                                 R"("canonical_request_hash":"{}"}})",
+                                 request_hash));
+  ASSERT_EQ(replay.status, 200) << replay.body;
+  const auto replayed = protocol::DecodePushSessionCreateResponse(replay.body, nullptr, kB);
+  ASSERT_TRUE(replayed.has_value()) << replay.body;
+  EXPECT_EQ(replayed->status, protocol::PushSessionStatus::kAlreadyCommitted);
+  EXPECT_EQ(replayed->bundle_hash, committed->bundle_hash);
+  EXPECT_EQ(replayed->canonical_request_hash, request_hash);
+  auto other = Call("POST", "/sync/push-sessions",
+                    fmt::format(R"({{"source_bundle_id":1,"planned_row_count":1,)"
+                                R"("canonical_request_hash":"{}"}})",
+                                std::string(64, 'd')));
+  EXPECT_EQ(other.status, 400);
+  EXPECT_EQ(other.body,
+            R"({"error":"push_session_invalid","message":"canonical_request_hash does not match the committed source tuple"})"
+            "\n");
+}
+
+// protocol-b.md §4.2 step 4: a staged upload that is not what the client hashed is refused at
+// commit and nothing is applied.
+TEST_F(ProfileBPushTest, CommitRefusesAMismatchedRequestHash) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  const std::vector<Upload> rows = {
+      {"docs", "doc-1", "INSERT", 0, R"({"doc_id":"doc-1","body":"one"})"}};
+  std::vector<Upload> hashed = rows;
+  hashed[0].payload = R"({"doc_id":"doc-1","body":"two"})";
+  auto commit = PushRows(1, rows, RequestHash(hashed));
+  EXPECT_EQ(commit.status, 400);
+  EXPECT_EQ(commit.body,
+            R"({"error":"push_commit_invalid","message":"canonical_request_hash does not match staged push rows"})"
+            "\n");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM business.docs"), "0");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.bundle_log"), "0");
+}
+
+// protocol-b.md §2.2: typed columns take numeric strings (JSON numbers refused with the Go
+// message), the committed value is PostgreSQL's (numeric scale kept through an exact copy of the
+// row image) and a profile-A service on the same database renders the same row as numbers.
+TEST_F(ProfileBPushTest, NumericStringsBothWays) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  const std::string id = UserKey(1);
+  const std::vector<Upload> legacy = {
+      {"users", id, "INSERT", 0, fmt::format(R"({{"id":"{}","name":"n","age":42}})", id)}};
+  auto refused = PushRows(1, legacy, RequestHash(legacy));
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(refused.body,
+            R"x({"error":"push_chunk_invalid","message":"payload field business.users.age must use canonical signed integer JSON string (category=legacy_json_number)"})x"
+            "\n");
+  const std::vector<Upload> rows = {
+      {"users", id, "INSERT", 0,
+       fmt::format(R"({{"id":"{}","name":"n","age":"2147483647","score":"1234567890.1234567890"}})",
+                   id)}};
+  auto commit = PushRows(1, rows, RequestHash(rows));
+  ASSERT_EQ(commit.status, 200) << commit.body;
+  const auto committed = protocol::DecodePushSessionCommitResponse(commit.body, nullptr, kB);
+  ASSERT_TRUE(committed.has_value());
+  const auto fetched = FetchAndVerify(committed->bundle_seq);
+  ASSERT_EQ(fetched.rows.size(), 1U);
+  const protocol::JsonValue& payload = *fetched.rows[0].payload;
+  EXPECT_EQ(payload.Find("age")->as_string(), "2147483647");
+  EXPECT_EQ(payload.Find("score")->as_string(), "1234567890.1234567890");  // no float64 rounding
+  EXPECT_EQ(Scalar("SELECT score::text FROM business.users"), "1234567890.1234567890");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.cpp_bundle_rows_exact"), "1");
+  // The profile-A view of the same bundle: JSON numbers, Go-canonical (rounded) digits.
+  config_.wire_profile = "go_canonical_v1";
+  std::unique_ptr<RuntimeService> profile_a = MakeService();
+  ASSERT_TRUE(profile_a);
+  auto a_rows = profile_a->GetCommittedBundleRows({"alice", "dev-a"},
+                                                  {committed->bundle_seq, std::nullopt, 10});
+  ASSERT_TRUE(a_rows.has_value()) << a_rows.error().ToString();
+  EXPECT_TRUE(a_rows->rows[0].payload->Find("score")->is_number());
+  EXPECT_EQ(a_rows->rows[0].payload->Find("age")->as_number().lexeme, "2147483647");
+}
+
+// docs/wire-profiles.md: a bundle committed through a profile-A service (no profile-B record) is
+// served to profile-B readers with a hash computed from what they receive.
+TEST_F(ProfileBPushTest, BundlesCommittedThroughProfileAAreServed) {
+  const Actor alice{"alice", "dev-a"};
+  {
+    config_.wire_profile = "go_canonical_v1";
+    std::unique_ptr<RuntimeService> profile_a = MakeService();
+    ASSERT_TRUE(profile_a);
+    ASSERT_TRUE(profile_a->Connect(alice, {false}).has_value());
+    protocol::PushSessionCreateRequest create;
+    create.source_bundle_id = 1;
+    create.planned_row_count = 1;
+    auto session = profile_a->CreatePushSession(alice, create);
+    ASSERT_TRUE(session.has_value()) << session.error().ToString();
+    protocol::PushChunkRequest chunk;
+    chunk.rows = {Row("users", UserKey(7), "INSERT", 0, R"({"name":"a","age":7,"score":2.5})")};
+    ASSERT_TRUE(profile_a->UploadPushChunk(alice, session->push_id, std::move(chunk)));
+    ASSERT_TRUE(profile_a->CommitPushSession(alice, session->push_id));
+  }
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.cpp_bundle_profile_b"), "0");
+  const auto fetched = FetchAndVerify(1);
+  ASSERT_EQ(fetched.rows.size(), 1U);
+  EXPECT_EQ(fetched.rows[0].payload->Find("age")->as_string(), "7");
+  EXPECT_EQ(fetched.rows[0].payload->Find("score")->as_string(), "2.5");
+  EXPECT_EQ(fetched.canonical_request_hash, "");
+  auto pull = Call("GET", "/sync/pull?after_bundle_seq=0");
+  ASSERT_EQ(pull.status, 200) << pull.body;
+  const auto page = protocol::DecodePullResponse(pull.body);
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->bundles.size(), 1U);
+  EXPECT_EQ(page->bundles[0].bundle_hash, fetched.bundle_hash);
+  EXPECT_EQ(pull.body.find("canonical_request_hash"), std::string::npos);
 }
 
 }  // namespace

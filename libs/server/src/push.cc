@@ -13,6 +13,7 @@
 #include "oversync/protocol/canonical_json.h"
 #include "oversync/protocol/errors.h"
 #include "oversync/protocol/json_writer.h"
+#include "profile_b.h"
 #include "scope.h"
 
 namespace oversync {
@@ -171,6 +172,18 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
       response.source_bundle_id = request.source_bundle_id;
       response.row_count = replay.Int64(0, 1).value_or(0);
       response.bundle_hash = replay.Text(0, 2);
+      if (profile_b::Enabled(*impl_)) {
+        // protocol-b.md §5.3 step 7: the tuple replays only for the same upload.
+        OVERSYNC_ASSIGN_OR_RETURN(
+            profile_b::CommittedBundleB committed,
+            profile_b::LoadCommittedBundle(*impl_, tx, scope.user_pk, response.bundle_seq));
+        if (committed.canonical_request_hash != request.canonical_request_hash) {
+          return {ErrorCode::kPushSessionInvalid,
+                  "canonical_request_hash does not match the committed source tuple"};
+        }
+        response.bundle_hash = std::move(committed.bundle_hash);
+        response.canonical_request_hash = std::move(committed.canonical_request_hash);
+      }
       return {};
     }
     OVERSYNC_ASSIGN_OR_RETURN(SourceRow source,
@@ -203,10 +216,17 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
         {push_id, user_pk, actor.source_id, std::to_string(request.source_bundle_id),
          std::to_string(request.planned_row_count), init_id,
          FormatRfc3339Nano(now + impl_->config.push_session_ttl)}));
+    if (profile_b::Enabled(*impl_)) {
+      OVERSYNC_RETURN_IF_ERROR(tx.Exec(
+          "INSERT INTO sync.cpp_push_requests (push_id, canonical_request_hash) "
+          "VALUES ($1::uuid, $2)",
+          {push_id, request.canonical_request_hash}));
+    }
     response = protocol::PushSessionCreateResponse();
     response.status = protocol::PushSessionStatus::kStaging;
     response.push_id = push_id;
     response.planned_row_count = request.planned_row_count;
+    response.canonical_request_hash = request.canonical_request_hash;
     return {};
   });
   total.Finish(status);
@@ -232,11 +252,28 @@ Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
   std::vector<std::string> copy_tails;
   copy_tails.reserve(rows.size());
   std::size_t copy_bytes = 0;
+  // Profile B: the uploaded payloads (JCS) for the request hash, in COPY text format without
+  // the leading push_id.
+  const bool profile_b = profile_b::Enabled(*impl_);
+  std::vector<std::string> request_tails;
   const RegisteredTableRuntime* table = nullptr;
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    const protocol::ValidatedPushRow& row = rows[i];
+    protocol::ValidatedPushRow& row = rows[i];
     if (table == nullptr || &table->shape != row.table) table = impl_->TableByShape(row.table);
     if (table == nullptr) return Error(ErrorCode::kInternal, "validated row for unknown table");
+    if (profile_b) {
+      OVERSYNC_ASSIGN_OR_RETURN(std::string request_payload,
+                                profile_b::PrepareUploadedRow(*table, row));
+      std::string request_row;
+      pg::AppendCopyField(request_row, std::to_string(start + static_cast<std::int64_t>(i)));
+      if (row.op == Op::kDelete) {
+        pg::AppendCopyNull(request_row);
+      } else {
+        pg::AppendCopyField(request_row, request_payload);
+      }
+      request_row += '\n';
+      request_tails.push_back(std::move(request_row));
+    }
     std::string copy_rows;
     pg::AppendCopyField(copy_rows, std::to_string(start + static_cast<std::int64_t>(i)));
     pg::AppendCopyField(copy_rows, std::to_string(table->info.table.table_id));
@@ -286,6 +323,16 @@ Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
         "COPY sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, "
         "base_bundle_seq, payload_apply) FROM STDIN",
         copy_data));
+    if (profile_b && !request_tails.empty()) {
+      std::string request_data;
+      for (const std::string& tail : request_tails) {
+        request_data += session.push_id;
+        request_data += tail;
+      }
+      OVERSYNC_RETURN_IF_ERROR(tx.CopyIn(
+          "COPY sync.cpp_push_request_rows (push_id, row_ordinal, payload_request) FROM STDIN",
+          request_data));
+    }
     OVERSYNC_RETURN_IF_ERROR(tx.Exec(
         "UPDATE sync.push_sessions SET next_expected_row_ordinal = $2, "
         "expires_at = $3::timestamptz WHERE push_id = $1::uuid",
@@ -541,6 +588,18 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
       rows.push_back(std::move(row));
     }
     load_staged.Finish(Status(), static_cast<std::int64_t>(rows.size()), attempt);
+    std::string request_hash;
+    if (profile_b::Enabled(*impl_)) {
+      // protocol-b.md §4.2 step 4: the staged upload must be the one the client hashed.
+      OVERSYNC_ASSIGN_OR_RETURN(std::optional<std::string> sent,
+                                profile_b::SessionRequestHash(tx, session.push_id));
+      OVERSYNC_ASSIGN_OR_RETURN(request_hash,
+                                profile_b::StagedRequestHash(*impl_, tx, session.push_id));
+      if (!sent || *sent != request_hash) {
+        return {ErrorCode::kPushCommitInvalid,
+                "canonical_request_hash does not match staged push rows"};
+      }
+    }
     OVERSYNC_RETURN_IF_ERROR(tx.ExecScript("SET CONSTRAINTS ALL DEFERRED"));
     if (!session.initialization_id.empty()) {
       OVERSYNC_ASSIGN_OR_RETURN(ScopeRow scope, LockScopeByUserPk(tx, session.user_pk, now));
@@ -570,7 +629,7 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
     StageTimer finalize(*impl_, "push_commit", "finalize");
     OVERSYNC_ASSIGN_OR_RETURN(std::optional<FinalizedBundle> bundle,
                               FinalizeBundle(*impl_, tx, session.user_pk, session.source_id,
-                                             session.source_bundle_id));
+                                             session.source_bundle_id, request_hash));
     finalize.Finish(Status(), bundle ? bundle->row_count : 0, attempt);
     if (!bundle) {
       return {ErrorCode::kPushCommitInvalid,
@@ -591,6 +650,7 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
     response.source_bundle_id = session.source_bundle_id;
     response.row_count = bundle->row_count;
     response.bundle_hash = bundle->bundle_hash;
+    response.canonical_request_hash = request_hash;
     return {};
   });
   if (status.ok() && floor_moved) impl_->MarkRetention(committed_user_pk);

@@ -5,6 +5,7 @@
 #include "oversync/common/rfc3339.h"
 #include "oversync/protocol/codec.h"
 #include "oversync/protocol/json_writer.h"
+#include "profile_b.h"
 #include "runtime_internal.h"
 #include "scope.h"
 
@@ -76,10 +77,18 @@ Result<protocol::CommittedBundleRowsResponse> RuntimeService::GetCommittedBundle
               fmt::format("committed bundle {} was not found", query.bundle_seq)};
     }
     const std::int64_t after = query.after_row_ordinal.value_or(-1);
+    const bool profile_b = profile_b::Enabled(*impl_);
     OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult rows, tx.Exec(
-        "SELECT table_id, encode(key_bytes, 'hex'), op_code, payload_wire::text "
-        "FROM sync.bundle_rows WHERE user_pk = $1 AND bundle_seq = $2 AND row_ordinal > $3 "
-        "ORDER BY row_ordinal LIMIT $4",
+        profile_b
+            ? "SELECT b.table_id, encode(b.key_bytes, 'hex'), b.op_code, b.payload_wire::text, "
+              "COALESCE(e.payload_exact::text, '') FROM sync.bundle_rows b "
+              "LEFT JOIN sync.cpp_bundle_rows_exact e ON e.user_pk = b.user_pk "
+              "AND e.bundle_seq = b.bundle_seq AND e.row_ordinal = b.row_ordinal "
+              "WHERE b.user_pk = $1 AND b.bundle_seq = $2 AND b.row_ordinal > $3 "
+              "ORDER BY b.row_ordinal LIMIT $4"
+            : "SELECT table_id, encode(key_bytes, 'hex'), op_code, payload_wire::text "
+              "FROM sync.bundle_rows WHERE user_pk = $1 AND bundle_seq = $2 AND row_ordinal > $3 "
+              "ORDER BY row_ordinal LIMIT $4",
         {std::string(user.Text(0, 0)), std::to_string(query.bundle_seq),
          std::to_string(after + 1), std::to_string(max_rows + 1)}));
     response.bundle_seq = query.bundle_seq;
@@ -92,7 +101,20 @@ Result<protocol::CommittedBundleRowsResponse> RuntimeService::GetCommittedBundle
     for (int r = 0; r < take; ++r) {
       OVERSYNC_ASSIGN_OR_RETURN(protocol::BundleRow row,
                                 BundleRowFrom(*impl_, rows, r, 0, query.bundle_seq, parser));
+      if (profile_b && row.op != Op::kDelete && !rows.IsNull(r, 3)) {
+        const RegisteredTableRuntime* table =
+            impl_->TableById(static_cast<std::int32_t>(rows.Int64(r, 0).value_or(0)));
+        OVERSYNC_ASSIGN_OR_RETURN(
+            row.payload, profile_b::RenderStoredRow(*table, rows.Text(r, 3), rows.Text(r, 4), parser));
+      }
       response.rows.push_back(std::move(row));
+    }
+    if (profile_b) {
+      OVERSYNC_ASSIGN_OR_RETURN(profile_b::CommittedBundleB bundle,
+                                profile_b::LoadCommittedBundle(*impl_, tx, user.Int64(0, 0).value_or(0),
+                                                               query.bundle_seq));
+      response.bundle_hash = std::move(bundle.bundle_hash);
+      response.canonical_request_hash = std::move(bundle.canonical_request_hash);
     }
     response.has_more = rows.rows() > take;
     response.next_row_ordinal =
@@ -192,7 +214,12 @@ Result<std::string> RuntimeService::ProcessPullBody(const Actor& actor,
     // One streaming statement lists the page's bundles and loads their rows (go-oversync's
     // list_bundle_seqs and load_bundles stages).
     StageTimer load(*impl_, "pull", "load_bundles");
-    if (after < stable) {
+    if (after < stable && profile_b::Enabled(*impl_)) {
+      OVERSYNC_RETURN_IF_ERROR(profile_b::WritePullBundles(*impl_, tx, user_pk,
+                                                           std::max(after, floor), stable,
+                                                           max_bundles, w, has_more,
+                                                           bundles_served));
+    } else if (after < stable) {
       std::int64_t open_bundle = 0;
       const auto close_bundle = [&] {
         if (open_bundle == 0) return;

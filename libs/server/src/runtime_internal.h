@@ -199,10 +199,16 @@ struct FinalizedBundle {
 // Turns this transaction's captured effects into one bundle (server.md §3.2), records it,
 // advances row_state, notifies watchers and clears the stage. nullopt when nothing was captured
 // (or everything normalized away).
+// bundle_log always gets go-oversync's (profile A) hash, so Go servers sharing the database can
+// serve the bundle; a profile-B service also records its own hash, the exact row images that
+// payload_wire rounded and `canonical_request_hash` (docs/wire-profiles.md), and returns the
+// profile-B hash in FinalizedBundle::bundle_hash.
 Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& impl,
                                                       pg::PgConnection& tx, std::int64_t user_pk,
                                                       const std::string& source_id,
-                                                      std::int64_t source_bundle_id);
+                                                      std::int64_t source_bundle_id,
+                                                      const std::string& canonical_request_hash =
+                                                          std::string());
 
 // Source activation after a committed bundle (server.md §4.6) and the retained-floor advance of
 // retention (§7.1). Returns whether the floor moved (the caller marks the scope for the

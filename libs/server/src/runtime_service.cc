@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "runtime_internal.h"
+#include "schema_layout.h"
 
 namespace oversync {
 
@@ -59,6 +60,21 @@ Result<BootstrapReport> RuntimeService::Bootstrap() {
   OVERSYNC_ASSIGN_OR_RETURN(report.created_layout, bootstrap::EnsureSyncLayout(*conn, tables));
   OVERSYNC_ASSIGN_OR_RETURN(report.trigger_tables_installed,
                             bootstrap::InstallCaptureTriggers(*conn, tables));
+  if (impl_->profile->id() == protocol::WireProfileId::kJcsUniformNumericStringsV1) {
+    // Idempotent, under the bootstrap lock so concurrent starts do not race on CREATE TABLE.
+    const Status created = pg::WithRetry(3, std::chrono::milliseconds(50), [&]() -> Status {
+      return pg::InTransaction(*conn, pg::Isolation::kReadCommitted,
+                               [&](pg::PgConnection& tx) -> Status {
+        OVERSYNC_RETURN_IF_ERROR(tx.Exec("SELECT pg_advisory_xact_lock($1)",
+                                         {std::to_string(layout::kBootstrapLockKey)}));
+        for (const std::string_view statement : layout::ProfileBStatements()) {
+          OVERSYNC_RETURN_IF_ERROR(tx.ExecScript(statement));
+        }
+        return {};
+      });
+    });
+    if (!created.ok()) return Error(created);
+  }
   impl_->logger->Log(LogLevel::kInfo, "bootstrap",
                      fmt::format("sync layout {}; {} registered tables; triggers (re)installed on "
                                  "{}; table order (FK cycles in braces): {}",

@@ -357,4 +357,49 @@ constexpr std::array<std::string_view, 5> kIndexes = {
 std::span<const std::string_view> CreationStatements() { return kCreation; }
 std::span<const std::string_view> IndexStatements() { return kIndexes; }
 
+namespace {
+constexpr std::string_view kProfileB[] = {
+    // The request hash a client sent at push create (protocol-b.md §4.2 step 2).
+    R"sql(
+CREATE TABLE IF NOT EXISTS sync.cpp_push_requests (
+  push_id UUID PRIMARY KEY REFERENCES sync.push_sessions(push_id) ON DELETE CASCADE,
+  canonical_request_hash TEXT NOT NULL
+))sql",
+    // Each staged row's payload exactly as uploaded, as JCS text (step 3); NULL for DELETE.
+    R"sql(
+CREATE TABLE IF NOT EXISTS sync.cpp_push_request_rows (
+  push_id UUID NOT NULL REFERENCES sync.push_sessions(push_id) ON DELETE CASCADE,
+  row_ordinal BIGINT NOT NULL,
+  payload_request TEXT,
+  PRIMARY KEY (push_id, row_ordinal)
+))sql",
+    // Profile B's hash and byte count of a committed bundle and its request hash.
+    R"sql(
+CREATE TABLE IF NOT EXISTS sync.cpp_bundle_profile_b (
+  user_pk BIGINT NOT NULL,
+  bundle_seq BIGINT NOT NULL,
+  bundle_hash TEXT NOT NULL,
+  byte_count BIGINT NOT NULL,
+  canonical_request_hash TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (user_pk, bundle_seq),
+  FOREIGN KEY (user_pk, bundle_seq) REFERENCES sync.bundle_log(user_pk, bundle_seq)
+    ON DELETE CASCADE
+))sql",
+    // The PostgreSQL row image of committed rows whose Go-canonical payload_wire lost digits
+    // (integers beyond 2^53, numeric scale and precision).
+    R"sql(
+CREATE TABLE IF NOT EXISTS sync.cpp_bundle_rows_exact (
+  user_pk BIGINT NOT NULL,
+  bundle_seq BIGINT NOT NULL,
+  row_ordinal BIGINT NOT NULL,
+  payload_exact JSON NOT NULL,
+  PRIMARY KEY (user_pk, bundle_seq, row_ordinal),
+  FOREIGN KEY (user_pk, bundle_seq) REFERENCES sync.bundle_log(user_pk, bundle_seq)
+    ON DELETE CASCADE
+))sql",
+};
+}  // namespace
+
+std::span<const std::string_view> ProfileBStatements() { return kProfileB; }
+
 }  // namespace oversync::layout

@@ -26,6 +26,10 @@ inline constexpr std::string_view kOwnerGuardFunction = "enforce_registered_row_
 std::span<const std::string_view> CreationStatements();
 // Secondary indexes, run after the marker rows are inserted.
 std::span<const std::string_view> IndexStatements();
+// The tables only a wire-profile-B service uses (docs/wire-profiles.md), created idempotently
+// beside the go-oversync layout by such a service's Bootstrap. Go servers and profile-A services
+// ignore them; their rows cascade away with the push session or bundle they belong to.
+std::span<const std::string_view> ProfileBStatements();
 
 }  // namespace oversync::layout
 
