@@ -16,6 +16,24 @@ Status PushConflictError(std::string message, PushConflictDetails conflict) {
   return Status(ErrorCode::kPushConflict, std::move(message)).WithDetail(std::move(detail));
 }
 
+Status SnapshotChunkTooSmallError(std::int64_t required_byte_count) {
+  auto detail = std::make_shared<SnapshotChunkTooSmallDetail>();
+  detail->required_byte_count = required_byte_count;
+  return Status(ErrorCode::kSnapshotChunkTooSmall,
+                "max_bytes is too small for the next snapshot row; required_byte_count=" +
+                    std::to_string(required_byte_count))
+      .WithDetail(std::move(detail));
+}
+
+Status SnapshotSessionLimitError(std::string dimension, std::int64_t actual, std::int64_t limit) {
+  auto detail = std::make_shared<SnapshotLimitDetail>();
+  std::string message = "snapshot session " + dimension + " " + std::to_string(actual) +
+                        " exceeds limit " + std::to_string(limit);
+  detail->limit = ErrorResponse::LimitExceeded{std::move(dimension), actual, limit};
+  return Status(ErrorCode::kSnapshotSessionLimitExceeded, std::move(message))
+      .WithDetail(std::move(detail));
+}
+
 bool IsProtocolErrorCode(ErrorCode code) noexcept {
   const auto v = static_cast<unsigned>(code);
   return v >= static_cast<unsigned>(ErrorCode::kAuthenticationFailed) &&
@@ -38,6 +56,12 @@ ErrorResponse ErrorResponseFromStatus(const Status& status, ErrorCode internal_c
   }
   if (const auto* conflict = status.detail<PushConflictDetail>()) {
     body.conflict = conflict->conflict;
+  }
+  if (const auto* too_small = status.detail<SnapshotChunkTooSmallDetail>()) {
+    body.required_byte_count = too_small->required_byte_count;
+  }
+  if (const auto* limit = status.detail<SnapshotLimitDetail>()) {
+    body.limit_exceeded = limit->limit;
   }
   return body;
 }

@@ -122,13 +122,19 @@ Status ValidateCommittedBundleRowsQuery(const CommittedBundleRowsQuery& query) {
 
 Result<SnapshotChunkQuery> ParseSnapshotChunkQuery(const QueryParams& params,
                                                    std::int64_t default_max_rows,
-                                                   std::int64_t max_rows_limit) {
+                                                   std::int64_t max_rows_limit,
+                                                   std::int64_t default_max_bytes,
+                                                   std::int64_t max_bytes_limit) {
   constexpr ErrorCode kCode = ErrorCode::kSnapshotChunkInvalid;
   SnapshotChunkQuery query;
   OVERSYNC_ASSIGN_OR_RETURN(const auto after, ReadInt(params, "after_row_ordinal", kCode));
   query.after_row_ordinal = after.value_or(0);
   OVERSYNC_ASSIGN_OR_RETURN(const auto max_rows, ReadInt(params, "max_rows", kCode));
   query.max_rows = ResolveMaxRows(max_rows, default_max_rows, max_rows_limit);
+  if (max_bytes_limit > 0) {
+    OVERSYNC_ASSIGN_OR_RETURN(const auto max_bytes, ReadInt(params, "max_bytes", kCode));
+    query.max_bytes = ResolveMaxRows(max_bytes, default_max_bytes, max_bytes_limit);
+  }
   return query;
 }
 
@@ -137,6 +143,7 @@ Status ValidateSnapshotChunkQuery(std::string_view snapshot_id, const SnapshotCh
   if (snapshot_id.empty()) return {kCode, "snapshot_id must be provided"};
   if (query.after_row_ordinal < 0) return {kCode, "after_row_ordinal must be >= 0"};
   if (query.max_rows <= 0) return {kCode, "max_rows must be > 0"};
+  if (query.max_bytes && *query.max_bytes <= 0) return {kCode, "max_bytes must be > 0"};
   return {};
 }
 

@@ -27,7 +27,10 @@ http::Response JsonError(const oversync::Status& status, ErrorCode generic_code,
   const int http_status = protocol::IsProtocolErrorCode(status.code())
                               ? status.info().http_status
                               : ErrorInfoFor(generic_code).http_status;
-  return http::Response::Json(http_status, protocol::EncodeErrorResponse(body));
+  http::Response response = http::Response::Json(http_status, protocol::EncodeErrorResponse(body));
+  // Profile B's capacity answers (protocol-b.md §5.10-§5.11): retry after one second.
+  if (http_status == 429) response.headers.emplace_back("Retry-After", "1");
+  return response;
 }
 
 http::Response Simple(ErrorCode code, std::string message) {
@@ -357,7 +360,8 @@ http::Response HttpSyncHandlers::HandleCreateSnapshotSession(const http::Request
     return JsonError(session.error(), ErrorCode::kSnapshotSessionCreateFailed,
                      "Failed to create snapshot session");
   }
-  return http::Response::Json(200, protocol::EncodeSnapshotSession(*session));
+  return http::Response::Json(
+      200, protocol::EncodeSnapshotSession(*session, service_.wire_profile()));
 }
 
 http::Response HttpSyncHandlers::HandleGetSnapshotChunk(const http::Request& request,
@@ -365,9 +369,11 @@ http::Response HttpSyncHandlers::HandleGetSnapshotChunk(const http::Request& req
                                                         std::string_view snapshot_id) const {
   if (auto early = Preamble(request, "GET", actor)) return std::move(*early);
   const ServiceConfig& config = service_.config();
-  auto query = protocol::ParseSnapshotChunkQuery(http::ParseQuery(request.raw_query),
-                                                 config.default_rows_per_snapshot_chunk,
-                                                 config.max_rows_per_snapshot_chunk);
+  auto query = protocol::ParseSnapshotChunkQuery(
+      http::ParseQuery(request.raw_query), config.default_rows_per_snapshot_chunk,
+      config.max_rows_per_snapshot_chunk,
+      ProfileB() ? config.default_bytes_per_snapshot_chunk : 0,
+      ProfileB() ? config.max_bytes_per_snapshot_chunk : 0);
   if (!query) return JsonError(query.error(), ErrorCode::kSnapshotChunkFailed, "");
   auto body = service_.GetSnapshotChunkBody(*actor, snapshot_id, *query);
   if (!body) {

@@ -16,6 +16,7 @@
 #include "oversync/protocol/bundle_hash.h"
 #include "oversync/protocol/codec.h"
 #include "oversync/server/stage_metrics.h"
+#include "runtime_internal.h"
 #include "runtime_test_fixture.h"
 
 namespace oversync::testing {
@@ -1134,6 +1135,115 @@ TEST_F(ProfileBPushTest, BundlesCommittedThroughProfileAAreServed) {
   ASSERT_EQ(page->bundles.size(), 1U);
   EXPECT_EQ(page->bundles[0].bundle_hash, fetched.bundle_hash);
   EXPECT_EQ(pull.body.find("canonical_request_hash"), std::string::npos);
+}
+
+// protocol-b.md §5.10-§5.12: snapshot sessions of a profile-B service — byte counts of full
+// rows, max_bytes budgets, snapshot_chunk_too_small, logical retirement on DELETE.
+TEST_F(ProfileBPushTest, SnapshotSessionsCountAndBudgetBytes) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  std::vector<Upload> rows;
+  for (int i = 1; i <= 3; ++i) {
+    rows.push_back({"users", UserKey(i), "INSERT", 0,
+                    fmt::format(R"({{"id":"{}","name":"user {}","age":"{}","score":"{}.50"}})",
+                                UserKey(i), i, 20 + i, i)});
+  }
+  ASSERT_EQ(PushRows(1, rows, RequestHash(rows)).status, 200);
+  auto create = Call("POST", "/sync/snapshot-sessions", "");
+  ASSERT_EQ(create.status, 200) << create.body;
+  const auto session = protocol::DecodeSnapshotSession(create.body, nullptr, kB);
+  ASSERT_TRUE(session.has_value()) << create.body;
+  EXPECT_EQ(session->row_count, 3);
+  const std::string base = "/sync/snapshot-sessions/" + session->snapshot_id;
+  auto all = Call("GET", base + "?after_row_ordinal=0&max_rows=10&max_bytes=4194304");
+  ASSERT_EQ(all.status, 200) << all.body;
+  const auto chunk = protocol::DecodeSnapshotChunkResponse(all.body, nullptr, kB);
+  ASSERT_TRUE(chunk.has_value()) << all.body;
+  ASSERT_EQ(chunk->rows.size(), 3U);
+  std::int64_t sum = 0;
+  for (const protocol::SnapshotRow& row : chunk->rows) sum += protocol::SnapshotRowWireSize(row);
+  EXPECT_EQ(chunk->byte_count, sum);  // the Go row-size unit
+  EXPECT_EQ(session->byte_count, sum);
+  EXPECT_EQ(chunk->rows[0].payload.Find("age")->as_string(), "21");
+  EXPECT_EQ(chunk->rows[0].payload.Find("score")->as_string(), "1.50");
+  // A budget of exactly the first row: one row, has_more.
+  const std::int64_t first = protocol::SnapshotRowWireSize(chunk->rows[0]);
+  auto one = Call("GET", fmt::format("{}?after_row_ordinal=0&max_rows=10&max_bytes={}", base, first));
+  ASSERT_EQ(one.status, 200) << one.body;
+  const auto one_chunk = protocol::DecodeSnapshotChunkResponse(one.body, nullptr, kB);
+  ASSERT_TRUE(one_chunk.has_value());
+  EXPECT_EQ(one_chunk->rows.size(), 1U);
+  EXPECT_TRUE(one_chunk->has_more);
+  EXPECT_EQ(one_chunk->byte_count, first);
+  // Smaller than the next row: terminal for that budget, with the size needed.
+  auto small = Call("GET", base + "?after_row_ordinal=0&max_bytes=10");
+  EXPECT_EQ(small.status, 400);
+  const auto too_small = protocol::DecodeErrorResponse(small.body);
+  ASSERT_TRUE(too_small.has_value()) << small.body;
+  EXPECT_EQ(too_small->error, "snapshot_chunk_too_small");
+  EXPECT_EQ(too_small->required_byte_count, first);
+  EXPECT_EQ(Call("GET", base + "?max_bytes=abc").body,
+            R"({"error":"snapshot_chunk_invalid","message":"max_bytes must be an integer"})"
+            "\n");
+  EXPECT_EQ(Call("GET", base + "?max_bytes=0").body,
+            R"({"error":"snapshot_chunk_invalid","message":"max_bytes must be \u003e 0"})"
+            "\n");
+  // DELETE retires the session logically: 410 afterwards, and a second DELETE is still 204.
+  EXPECT_EQ(Call("DELETE", base).status, 204);
+  EXPECT_EQ(Call("GET", base + "?max_bytes=4194304").status, 410);
+  EXPECT_EQ(Call("DELETE", base).status, 204);
+}
+
+// protocol-b.md §5.10 step 5: a row over max_bytes_per_snapshot_row is a structured 409 and the
+// whole creation (here nothing else) rolls back.
+TEST_F(ProfileBPushTest, SnapshotRowLimitIsAStructuredConflict) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  const std::vector<Upload> rows = {
+      {"docs", "doc-1", "INSERT", 0, R"({"doc_id":"doc-1","body":"a body that makes the row long"})"}};
+  ASSERT_EQ(PushRows(1, rows, RequestHash(rows)).status, 200);
+  config_.max_bytes_per_snapshot_row = 50;
+  std::unique_ptr<RuntimeService> limited = MakeService();
+  ASSERT_TRUE(limited);
+  auto refused = limited->CreateSnapshotSession({"alice", "dev-a"}, {});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kSnapshotSessionLimitExceeded);
+  const protocol::ErrorResponse body =
+      protocol::ErrorResponseFromStatus(refused.error(), ErrorCode::kInternal, "");
+  ASSERT_TRUE(body.limit_exceeded.has_value());
+  EXPECT_EQ(body.limit_exceeded->dimension, "row_byte_count");
+  EXPECT_EQ(body.limit_exceeded->limit, 50);
+  EXPECT_GT(body.limit_exceeded->actual, 50);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.snapshot_sessions"), "0");
+}
+
+// protocol-b.md §5.5: the conflict's server_row uses the numeric-string encoding.
+TEST_F(ProfileBPushTest, ConflictServerRowUsesNumericStrings) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  const std::string id = UserKey(5);
+  const std::vector<Upload> insert = {
+      {"users", id, "INSERT", 0, fmt::format(R"({{"id":"{}","name":"a","age":"5"}})", id)}};
+  ASSERT_EQ(PushRows(1, insert, RequestHash(insert)).status, 200);
+  const std::vector<Upload> stale = {
+      {"users", id, "UPDATE", 0, fmt::format(R"({{"id":"{}","name":"b","age":"6"}})", id)}};
+  auto conflict = PushRows(2, stale, RequestHash(stale));
+  EXPECT_EQ(conflict.status, 409);
+  const auto body = protocol::DecodeErrorResponse(conflict.body);
+  ASSERT_TRUE(body.has_value()) << conflict.body;
+  ASSERT_TRUE(body->conflict.has_value());
+  ASSERT_TRUE(body->conflict->server_row.has_value());
+  EXPECT_EQ(body->conflict->server_row->Find("age")->as_string(), "5");
+}
+
+TEST(AdmissionPermitTest, AdmitsUpToTheLimitAndReleases) {
+  std::atomic<std::int64_t> counter{0};
+  std::optional<AdmissionPermit> first = AdmissionPermit::Acquire(counter, 2);
+  std::optional<AdmissionPermit> second = AdmissionPermit::Acquire(counter, 2);
+  ASSERT_TRUE(first && second);
+  EXPECT_FALSE(AdmissionPermit::Acquire(counter, 2).has_value());
+  EXPECT_EQ(counter.load(), 2);
+  second.reset();
+  EXPECT_TRUE(AdmissionPermit::Acquire(counter, 2).has_value());
+  first.reset();
+  EXPECT_EQ(counter.load(), 0);
 }
 
 }  // namespace

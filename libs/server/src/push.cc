@@ -368,7 +368,7 @@ struct StagedRow {
 // The first staged row whose base version disagrees with sync.row_state, as a push_conflict
 // with full details (server.md §4.4.1); rows are checked in upload order.
 Status CheckConflicts(pg::PgConnection& tx, const std::string& user_id,
-                      const std::vector<StagedRow>& rows) {
+                      const std::vector<StagedRow>& rows, bool profile_b) {
   for (const StagedRow& row : rows) {
     const bool has_state = row.has_state;
     const std::int64_t version = row.state_version;
@@ -414,10 +414,17 @@ Status CheckConflicts(pg::PgConnection& tx, const std::string& user_id,
           {row.key_text, user_id}));
       if (current.rows() == 1) {
         protocol::JsonParser parser;
-        OVERSYNC_ASSIGN_OR_RETURN(std::string wire,
-                                  WirePayloadFromDb(*row.table, current.Text(0, 0), false, parser));
-        OVERSYNC_ASSIGN_OR_RETURN(JsonValue value, parser.Parse(wire));
-        details.server_row = std::move(value);
+        JsonValue image;
+        OVERSYNC_ASSIGN_OR_RETURN(
+            std::string wire,
+            WirePayloadFromDb(*row.table, current.Text(0, 0), false, parser, &image));
+        if (profile_b) {
+          // protocol-b.md §5.5: server_row in profile B's value encoding.
+          OVERSYNC_ASSIGN_OR_RETURN(details.server_row, profile_b::RenderPayload(*row.table, image));
+        } else {
+          OVERSYNC_ASSIGN_OR_RETURN(JsonValue value, parser.Parse(wire));
+          details.server_row = std::move(value);
+        }
       }
     }
     return protocol::PushConflictError(std::move(message), std::move(details));
@@ -622,7 +629,7 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
     OVERSYNC_RETURN_IF_ERROR(SetBundleContext(tx, actor.user_id, session.user_pk,
                                               session.source_id, session.source_bundle_id,
                                               session.initialization_id));
-    OVERSYNC_RETURN_IF_ERROR(CheckConflicts(tx, actor.user_id, rows));
+    OVERSYNC_RETURN_IF_ERROR(CheckConflicts(tx, actor.user_id, rows, profile_b::Enabled(*impl_)));
     StageTimer apply(*impl_, "push_commit", "apply");
     OVERSYNC_RETURN_IF_ERROR(ApplyRows(tx, actor.user_id, session.push_id, rows));
     apply.Finish(Status(), static_cast<std::int64_t>(rows.size()), attempt);

@@ -3,12 +3,14 @@
 #ifndef OVERSYNC_SERVER_SRC_RUNTIME_INTERNAL_H_
 #define OVERSYNC_SERVER_SRC_RUNTIME_INTERNAL_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bootstrap.h"
@@ -110,6 +112,11 @@ struct RuntimeState {
   std::mutex random_mu;
   std::string NewUuidText();
 
+  // Profile B admission (protocol-b.md §5.10-§5.11): snapshot builds and chunk reads in flight
+  // in this process; beyond the configured maxima requests get 429.
+  std::atomic<std::int64_t> snapshot_builds{0};
+  std::atomic<std::int64_t> snapshot_chunk_reads{0};
+
   std::mutex lifecycle_mu;
   std::condition_variable drained;
   Lifecycle lifecycle = Lifecycle::kRunning;  // guarded by lifecycle_mu
@@ -120,6 +127,32 @@ struct RuntimeState {
   const RegisteredTableRuntime* TableByShape(const protocol::TableShape* shape) const noexcept;
 };
 }  // namespace internal
+
+// A counting admission permit: Acquire fails when `limit` holders exist; the destructor
+// releases. Lock-free; thread-safe.
+class AdmissionPermit {
+ public:
+  static std::optional<AdmissionPermit> Acquire(std::atomic<std::int64_t>& counter,
+                                                std::int64_t limit) {
+    if (counter.fetch_add(1) >= limit) {
+      counter.fetch_sub(1);
+      return std::nullopt;
+    }
+    return AdmissionPermit(&counter);
+  }
+  AdmissionPermit(AdmissionPermit&& other) noexcept
+      : counter_(std::exchange(other.counter_, nullptr)) {}
+  AdmissionPermit& operator=(AdmissionPermit&&) = delete;
+  AdmissionPermit(const AdmissionPermit&) = delete;
+  AdmissionPermit& operator=(const AdmissionPermit&) = delete;
+  ~AdmissionPermit() {
+    if (counter_ != nullptr) counter_->fetch_sub(1);
+  }
+
+ private:
+  explicit AdmissionPermit(std::atomic<std::int64_t>* counter) : counter_(counter) {}
+  std::atomic<std::int64_t>* counter_;
+};
 
 // RAII in-flight operation (server.md §7.4).
 class OperationToken {

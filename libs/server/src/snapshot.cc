@@ -9,11 +9,15 @@
 #include "oversync/common/uuid.h"
 #include "oversync/protocol/codec.h"
 #include "oversync/protocol/json_writer.h"
+#include "oversync/protocol/errors.h"
+#include "profile_b.h"
 #include "runtime_internal.h"
 #include "scope.h"
 
 namespace oversync {
 namespace {
+
+using protocol::JsonValue;
 
 constexpr int kSnapshotAttempts = 3;
 // Expired sessions removed per snapshot create (their rows cascade); the rest go with later
@@ -119,6 +123,90 @@ Result<SessionInfo> LoadSnapshotSession(pg::PgConnection& tx, std::string_view s
   return info;
 }
 
+// Profile B's row as written in a chunk: members schema, table, key, row_version, payload, the
+// stored payload compacted like Go's encoder. Its length is the row's wire size (protocol-b.md
+// §5.11); create and chunk reads both measure with this one function.
+std::string SnapshotRowJsonB(const RegisteredTableRuntime& table, std::string_view key_hex,
+                             std::int64_t row_version, std::string_view payload_text) {
+  std::string out;
+  protocol::JsonWriter w(out);
+  w.BeginObject();
+  w.Member("schema", table.shape.schema);
+  w.Member("table", table.shape.table);
+  w.Key("key");
+  w.Value(WireKey(table, KeyTextFromBytes(table.shape.key_kind,
+                                          HexDecode(key_hex).value_or(std::string()))));
+  w.Member("row_version", row_version);
+  w.Key("payload");
+  w.RawCompact(payload_text);
+  w.EndObject();
+  return out;
+}
+
+// Profile B materialization of one table (protocol-b.md §5.10): the live rows in key order,
+// payloads rendered with numeric strings, each row's wire size checked against the row limit and
+// added to the running totals, which are checked against the session limits (409). Returns the
+// number of rows materialized; `rows` / `bytes` are the session totals so far.
+Result<std::int64_t> MaterializeTableB(const internal::RuntimeState& impl, pg::PgConnection& tx,
+                                       const RegisteredTableRuntime& table,
+                                       const std::string& snapshot_id,
+                                       const std::string& user_pk_text, const std::string& user_id,
+                                       std::int64_t& rows, std::int64_t& bytes) {
+  const std::string target =
+      pg::QuoteIdent(table.shape.schema) + "." + pg::QuoteIdent(table.shape.table);
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult live, tx.Exec(
+      fmt::format("SELECT encode(rs.key_bytes, 'hex'), rs.bundle_seq, ({2})::text "
+                  "FROM sync.row_state AS rs JOIN {0} AS src ON src._sync_scope_id = $3 AND "
+                  "src.{3} = {1} WHERE rs.user_pk = $1 AND rs.table_id = $2::integer AND "
+                  "NOT rs.deleted ORDER BY rs.key_bytes",
+                  target, KeyFromBytesExpr(table), PayloadExpr(table),
+                  pg::QuoteIdent(table.shape.key_column)),
+      {user_pk_text, std::to_string(table.info.table.table_id), user_id}));
+  const ServiceConfig& config = impl.config;
+  protocol::JsonParser parser;
+  protocol::JsonParseOptions options;
+  options.keep_out_of_range_numbers = true;
+  std::string copy_data;
+  for (int r = 0; r < live.rows(); ++r) {
+    OVERSYNC_ASSIGN_OR_RETURN(JsonValue image, parser.Parse(live.Text(r, 2), options));
+    OVERSYNC_ASSIGN_OR_RETURN(JsonValue payload, profile_b::RenderPayload(table, image));
+    std::string payload_text;
+    protocol::JsonWriter(payload_text).Value(payload);
+    const std::int64_t row_version = live.Int64(r, 1).value_or(0);
+    const auto size = static_cast<std::int64_t>(
+        SnapshotRowJsonB(table, live.Text(r, 0), row_version, payload_text).size());
+    if (size > config.max_bytes_per_snapshot_row) {
+      return Error(protocol::SnapshotSessionLimitError("row_byte_count", size,
+                                                       config.max_bytes_per_snapshot_row));
+    }
+    ++rows;
+    bytes += size;
+    if (config.max_rows_per_snapshot_session > 0 && rows > config.max_rows_per_snapshot_session) {
+      return Error(protocol::SnapshotSessionLimitError("row_count", rows,
+                                                       config.max_rows_per_snapshot_session));
+    }
+    if (config.max_bytes_per_snapshot_session > 0 &&
+        bytes > config.max_bytes_per_snapshot_session) {
+      return Error(protocol::SnapshotSessionLimitError("byte_count", bytes,
+                                                       config.max_bytes_per_snapshot_session));
+    }
+    pg::AppendCopyField(copy_data, snapshot_id, true);
+    pg::AppendCopyField(copy_data, std::to_string(rows));
+    pg::AppendCopyField(copy_data, std::to_string(table.info.table.table_id));
+    pg::AppendCopyField(copy_data, std::string("\\x") + std::string(live.Text(r, 0)));
+    pg::AppendCopyField(copy_data, std::to_string(row_version));
+    pg::AppendCopyField(copy_data, payload_text);
+    copy_data += '\n';
+  }
+  if (!copy_data.empty()) {
+    OVERSYNC_RETURN_IF_ERROR(tx.CopyIn(
+        "COPY sync.snapshot_session_rows (snapshot_id, row_ordinal, table_id, key_bytes, "
+        "bundle_seq, payload_wire) FROM STDIN",
+        copy_data));
+  }
+  return static_cast<std::int64_t>(live.rows());
+}
+
 }  // namespace
 
 // ---- POST /sync/snapshot-sessions ----
@@ -127,6 +215,15 @@ Result<protocol::SnapshotSession> RuntimeService::CreateSnapshotSession(
     const Actor& actor, const protocol::SnapshotSessionCreateRequest& request) {
   OVERSYNC_ASSIGN_OR_RETURN(OperationToken op, BeginOperation(*impl_));
   StageTimer total(*impl_, "snapshot_create", "total");
+  const bool profile_b = profile_b::Enabled(*impl_);
+  // protocol-b.md §5.10 step 3: nothing has happened yet, so the client retries as is.
+  const std::optional<AdmissionPermit> build_permit =
+      profile_b ? AdmissionPermit::Acquire(impl_->snapshot_builds,
+                                           impl_->config.max_concurrent_snapshot_builds)
+                : std::nullopt;
+  if (profile_b && !build_permit) {
+    return Error(ErrorCode::kSnapshotBuildCapacity, "snapshot build capacity is exhausted");
+  }
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
   // Expired sessions of every user, in a short transaction of its own and skipping rows another
   // process is deleting, so cleanup never makes the snapshot transaction conflict.
@@ -176,6 +273,23 @@ Result<protocol::SnapshotSession> RuntimeService::CreateSnapshotSession(
             pg::QuoteIdent(table.shape.schema) + "." + pg::QuoteIdent(table.shape.table);
         const std::string key_bytes = KeyBytesExpr(table);
         const std::string table_id = std::to_string(table.info.table.table_id);
+        std::int64_t inserted = 0;
+        std::int64_t business = 0;
+        std::int64_t live = 0;
+        std::int64_t table_bytes = 0;
+        if (profile_b) {
+          OVERSYNC_ASSIGN_OR_RETURN(inserted,
+                                    MaterializeTableB(*impl_, tx, table, snapshot_id, user_pk_text,
+                                                      actor.user_id, rows, bytes));
+          OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult counts, tx.Exec(
+              fmt::format("SELECT (SELECT count(*) FROM {} WHERE _sync_scope_id = $1), "
+                          "(SELECT count(*) FROM sync.row_state WHERE user_pk = $2 AND "
+                          "table_id = $3::integer AND NOT deleted)",
+                          target),
+              {actor.user_id, user_pk_text, table_id}));
+          business = counts.Int64(0, 0).value_or(0);
+          live = counts.Int64(0, 1).value_or(0);
+        } else {
         OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult counts, tx.Exec(
             fmt::format(
                 "WITH ins AS (INSERT INTO sync.snapshot_session_rows (snapshot_id, row_ordinal, "
@@ -193,9 +307,11 @@ Result<protocol::SnapshotSession> RuntimeService::CreateSnapshotSession(
                 target, KeyFromBytesExpr(table), PayloadExpr(table),
                 pg::QuoteIdent(table.shape.key_column)),
             {snapshot_id, user_pk_text, actor.user_id, table_id, std::to_string(rows)}));
-        const std::int64_t inserted = counts.Int64(0, 0).value_or(0);
-        const std::int64_t business = counts.Int64(0, 2).value_or(0);
-        const std::int64_t live = counts.Int64(0, 3).value_or(0);
+        inserted = counts.Int64(0, 0).value_or(0);
+        business = counts.Int64(0, 2).value_or(0);
+        live = counts.Int64(0, 3).value_or(0);
+        table_bytes = counts.Int64(0, 1).value_or(0);
+        }
         if (business != inserted) {
           // A business row without live row_state: written around the capture triggers.
           OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult missing, tx.Exec(
@@ -227,8 +343,9 @@ Result<protocol::SnapshotSession> RuntimeService::CreateSnapshotSession(
                   fmt::format("sync.row_state row {} {} is missing a live business-table row",
                               table.info.table.qualified(), key)};
         }
+        if (profile_b) continue;  // totals and limits were handled while materializing
         rows += inserted;
-        bytes += counts.Int64(0, 1).value_or(0);
+        bytes += table_bytes;
         // Over-limit scopes are refused with a 4xx (go-oversync answers 500): retrying cannot
         // help, the limit or the scope has to change. The transaction (including any source
         // replacement) rolls back.
@@ -273,6 +390,17 @@ Result<std::string> RuntimeService::GetSnapshotChunkBody(const Actor& actor,
   OVERSYNC_RETURN_IF_ERROR(protocol::ValidateSnapshotChunkQuery(snapshot_id, query));
   const std::int64_t max_rows =
       std::min(query.max_rows, impl_->config.max_rows_per_snapshot_chunk);
+  // Profile B (protocol-b.md §5.11): a byte budget per chunk and an admission limit. The permit
+  // is held while the body is built (the adapter writes it afterwards; see compatibility.md).
+  const bool profile_b = profile_b::Enabled(*impl_) && query.max_bytes.has_value();
+  const std::optional<AdmissionPermit> chunk_permit =
+      profile_b ? AdmissionPermit::Acquire(impl_->snapshot_chunk_reads,
+                                           impl_->config.max_concurrent_snapshot_chunk_requests)
+                : std::nullopt;
+  if (profile_b && !chunk_permit) {
+    return Error(ErrorCode::kSnapshotChunkCapacity, "snapshot chunk capacity is exhausted");
+  }
+  const std::int64_t max_bytes = query.max_bytes.value_or(0);
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgPool::Lease conn, impl_->pool->Acquire());
   std::string body;
   std::int64_t rows_served = 0;
@@ -292,6 +420,7 @@ Result<std::string> RuntimeService::GetSnapshotChunkBody(const Actor& actor,
     w.Key("rows");
     w.BeginArray();
     std::int64_t served = 0;
+    std::int64_t served_bytes = 0;
     bool has_more = false;
     // Stored payloads are copied into the body unparsed while rows stream from PostgreSQL.
     OVERSYNC_RETURN_IF_ERROR(tx.ExecRows(
@@ -302,6 +431,7 @@ Result<std::string> RuntimeService::GetSnapshotChunkBody(const Actor& actor,
         "AND row_ordinal <= $2 + $3 + 1 ORDER BY row_ordinal LIMIT $3 + 1",
         {session.snapshot_id, std::to_string(query.after_row_ordinal), std::to_string(max_rows)},
         [&](const pg::PgResult& row) -> Status {
+          if (has_more) return {};
           if (served == max_rows) {
             has_more = true;
             return {};
@@ -311,6 +441,23 @@ Result<std::string> RuntimeService::GetSnapshotChunkBody(const Actor& actor,
           if (table == nullptr) {
             return {ErrorCode::kInternal,
                     fmt::format("snapshot row for unknown table_id {}", table_id)};
+          }
+          if (profile_b) {
+            const std::string row_json = SnapshotRowJsonB(*table, row.Text(0, 1),
+                                                          row.Int64(0, 2).value_or(0),
+                                                          row.Text(0, 3));
+            const auto size = static_cast<std::int64_t>(row_json.size());
+            if (served == 0 && size > max_bytes) {
+              return protocol::SnapshotChunkTooSmallError(size);
+            }
+            if (served_bytes + size > max_bytes) {
+              has_more = true;
+              return {};
+            }
+            w.Raw(row_json);
+            served_bytes += size;
+            ++served;
+            return {};
           }
           w.BeginObject();
           w.Member("schema", table->shape.schema);
@@ -329,6 +476,7 @@ Result<std::string> RuntimeService::GetSnapshotChunkBody(const Actor& actor,
     w.EndArray();
     w.Member("next_row_ordinal", query.after_row_ordinal + served);
     w.Member("has_more", has_more);
+    if (profile_b) w.Member("byte_count", served_bytes);
     w.EndObject();
     rows_served = served;
     return {};
@@ -357,6 +505,14 @@ Status RuntimeService::DeleteSnapshotSession(const Actor& actor, std::string_vie
   // No expiry check: an expired session not yet cleaned up is deleted like any other.
   return pg::InTransaction(*conn, pg::Isolation::kReadCommitted, [&](pg::PgConnection& tx) -> Status {
     OVERSYNC_ASSIGN_OR_RETURN(SessionInfo session, LoadSnapshotSession(tx, snapshot_id, actor));
+    if (profile_b::Enabled(*impl_)) {
+      // protocol-b.md §5.12: logical retirement; the expired-session cleanup removes it later,
+      // until then chunk reads answer 410 and a repeated DELETE 204.
+      return ToStatus(tx.Exec(
+          "UPDATE sync.snapshot_sessions SET expires_at = LEAST(expires_at, now()) "
+          "WHERE snapshot_id = $1::uuid",
+          {session.snapshot_id}));
+    }
     return ToStatus(tx.Exec("DELETE FROM sync.snapshot_sessions WHERE snapshot_id = $1::uuid",
                    {session.snapshot_id}));
   });

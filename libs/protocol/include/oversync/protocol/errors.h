@@ -25,9 +25,22 @@ struct PushConflictDetail final : StatusDetail {
   PushConflictDetails conflict;
 };
 
+// Profile B (protocol-b.md §6.1). 400 snapshot_chunk_too_small: adds required_byte_count.
+struct SnapshotChunkTooSmallDetail final : StatusDetail {
+  std::int64_t required_byte_count = 0;
+};
+// 409 snapshot_session_limit_exceeded: adds dimension, actual and limit.
+struct SnapshotLimitDetail final : StatusDetail {
+  ErrorResponse::LimitExceeded limit;
+};
+
 Status SourceRetiredError(std::string message, std::string source_id,
                           std::string replaced_by_source_id);
 Status PushConflictError(std::string message, PushConflictDetails conflict);
+// "max_bytes is too small for the next snapshot row; required_byte_count=N".
+Status SnapshotChunkTooSmallError(std::int64_t required_byte_count);
+// "snapshot session <dimension> <actual> exceeds limit <limit>".
+Status SnapshotSessionLimitError(std::string dimension, std::int64_t actual, std::int64_t limit);
 
 // The wire error body for `status`. Internal codes (no protocol name) are reported as
 // `internal_code` with `internal_message` instead (the endpoint's generic 500, e.g.

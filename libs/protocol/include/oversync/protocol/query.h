@@ -59,10 +59,16 @@ Status ValidateCommittedBundleRowsQuery(const CommittedBundleRowsQuery& query);
 struct SnapshotChunkQuery {
   std::int64_t after_row_ordinal = 0;
   std::int64_t max_rows = 0;  // resolved: default applied, clamped
+  // Profile B only (protocol-b.md §5.11): resolved like max_rows; nullopt for profile A.
+  std::optional<std::int64_t> max_bytes{};
 };
+// `max_bytes_limit` > 0 enables profile B's max_bytes parameter (absent or empty: the default;
+// above the limit: clamped; not an integer: 400 "max_bytes must be an integer").
 Result<SnapshotChunkQuery> ParseSnapshotChunkQuery(const QueryParams& params,
                                                    std::int64_t default_max_rows,
-                                                   std::int64_t max_rows_limit);
+                                                   std::int64_t max_rows_limit,
+                                                   std::int64_t default_max_bytes = 0,
+                                                   std::int64_t max_bytes_limit = 0);
 Status ValidateSnapshotChunkQuery(std::string_view snapshot_id, const SnapshotChunkQuery& query);
 
 }  // namespace oversync::protocol
