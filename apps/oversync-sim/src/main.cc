@@ -12,6 +12,9 @@
 // setup errors.
 #include <fmt/format.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +30,21 @@
 
 namespace {
 
+// Every simulated device holds SQLite files and HTTP connections (a watcher: about ten
+// descriptors, the in-process server's side included); watch-all with 500 users runs 4,000
+// devices in this one process. Raise the descriptor limit as far as the system lets us: the soft
+// limit to the hard one, and the hard one too where permitted (root); report what we got.
+void RaiseDescriptorLimit() {
+  constexpr rlim_t kWanted = 1 << 20;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  rlimit raised = limit;
+  raised.rlim_cur = raised.rlim_max = std::max<rlim_t>(limit.rlim_max, kWanted);
+  if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return;
+  raised = limit;
+  raised.rlim_cur = limit.rlim_max;
+  (void)setrlimit(RLIMIT_NOFILE, &raised);
+}
 constexpr std::string_view kUsage = R"(usage: oversync-sim [options]
   --server URL          run against this server (default: start the reference server in-process)
   --database-url DSN    in-process: PostgreSQL to create a fresh database on (default: $DATABASE_URL,
@@ -145,6 +163,7 @@ int main(int argc, char** argv) {
   ignore.sa_handler = SIG_IGN;
   sigemptyset(&ignore.sa_mask);
   sigaction(SIGPIPE, &ignore, nullptr);
+  RaiseDescriptorLimit();
   const std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   try {
     return Run(args);
