@@ -18,6 +18,11 @@
 
 namespace oversync::oversyncd {
 
+std::string OtherWireProfile(std::string_view profile) {
+  return profile == "jcs_uniform_numeric_strings_v1" ? "go_canonical_v1"
+                                                     : "jcs_uniform_numeric_strings_v1";
+}
+
 ServiceConfig ReferenceServiceConfig(std::shared_ptr<PrometheusStageMetrics> metrics) {
   ServiceConfig config;
   config.bundle_change_watch.enabled = true;
@@ -79,23 +84,34 @@ Result<std::unique_ptr<App>> App::Create(DbProbe& db, AppOptions options) {
   if (options.service == nullptr) {
     return Error(ErrorCode::kInvalidArgument, "AppOptions.service is null");
   }
+  if (options.second_service != nullptr && options.second_base_path.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "AppOptions.second_base_path is empty");
+  }
   auto app = std::make_unique<App>(PrivateTag{}, db, std::move(options));
   App* self = app.get();
   // The example server's auth (server.md A.4) in front of go-oversync's actor middleware.
-  app->handlers_ = std::make_unique<HttpSyncHandlers>(
-      *self->options_.service, [self](const http::Request& request) {
-        oversync::AuthResult result;
-        auto user = AuthenticateRequest(request, self->options_.jwt_secret,
-                                        self->options_.clock->Now());
-        if (user.has_value()) {
-          result.user_id = std::move(*user);
-        } else {
-          result.rejection = std::move(user.error().response);
-        }
-        return result;
-      });
+  const auto authenticate = [self](const http::Request& request) {
+    oversync::AuthResult result;
+    auto user =
+        AuthenticateRequest(request, self->options_.jwt_secret, self->options_.clock->Now());
+    if (user.has_value()) {
+      result.user_id = std::move(*user);
+    } else {
+      result.rejection = std::move(user.error().response);
+    }
+    return result;
+  };
+  app->handlers_ = std::make_unique<HttpSyncHandlers>(*self->options_.service, authenticate);
   OVERSYNC_RETURN_IF_ERROR(app->handlers_->MountSyncRoutes(app->router_));
   OVERSYNC_RETURN_IF_ERROR(app->handlers_->MountStatusRoutes(app->router_));
+  if (self->options_.second_service != nullptr) {
+    app->second_handlers_ =
+        std::make_unique<HttpSyncHandlers>(*self->options_.second_service, authenticate);
+    OVERSYNC_RETURN_IF_ERROR(
+        app->second_handlers_->MountSyncRoutes(app->router_, self->options_.second_base_path));
+    OVERSYNC_RETURN_IF_ERROR(
+        app->second_handlers_->MountStatusRoutes(app->router_, self->options_.second_base_path));
+  }
   OVERSYNC_RETURN_IF_ERROR(app->router_.Add(
       "POST", "/test/reset",
       [self](const http::Request&, const http::PathParams&) { return self->TestReset(); }));

@@ -43,7 +43,14 @@ struct AppOptions {
   // One stderr line per request (oversyncd's access log). Embedders that print their own
   // progress (the simulator) turn it off.
   bool log_requests = true;
+  // A second bootstrapped runtime speaking the other wire profile on the same database, served
+  // under `second_base_path` (docs/wire-profiles.md); must outlive the App. Null = none.
+  RuntimeService* second_service = nullptr;
+  std::string second_base_path;
 };
+
+// The wire profile a second mount speaks: the other one.
+std::string OtherWireProfile(std::string_view profile);
 
 // The reference server's runtime configuration (server.md A.1): the eight example tables of
 // business_schema.h registered with key `id`, bundle-change watch on, schema version 1, the
@@ -85,6 +92,7 @@ class App {
   DbProbe& db_;
   const AppOptions options_;
   std::unique_ptr<HttpSyncHandlers> handlers_;
+  std::unique_ptr<HttpSyncHandlers> second_handlers_;  // the other profile's mount, if any
   http::Router router_;
   std::atomic<std::int64_t> inflight_{0};
 };

@@ -97,6 +97,30 @@ Result<Config> ConfigFromEnv(const EnvLookup& lookup) {
     }
     config.worker_threads = *value;
   }
+  if (const std::string raw = get("OVERSYNCD_WIRE_PROFILE"); !TrimSpace(raw).empty()) {
+    config.wire_profile = std::string(TrimSpace(raw));
+    if (config.wire_profile != "go_canonical_v1" &&
+        config.wire_profile != "jcs_uniform_numeric_strings_v1") {
+      return Error(ErrorCode::kInvalidArgument,
+                   "OVERSYNCD_WIRE_PROFILE must be go_canonical_v1 or "
+                   "jcs_uniform_numeric_strings_v1");
+    }
+  }
+  if (const std::string raw = get("OVERSYNCD_SECOND_PROFILE_PATH"); !TrimSpace(raw).empty()) {
+    const std::string path(TrimSpace(raw));
+    bool valid = path.size() > 1 && path.front() == '/' && path.back() != '/' &&
+                 path.find("//") == std::string::npos;
+    for (const char c : path) {
+      valid = valid && (c == '/' || c == '_' || c == '-' || (c >= '0' && c <= '9') ||
+                        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+    }
+    if (!valid || path == "/sync" || path == "/syncx" || path == "/test") {
+      return Error(ErrorCode::kInvalidArgument,
+                   "OVERSYNCD_SECOND_PROFILE_PATH must be a path like /b (letters, digits, _ "
+                   "and - between slashes) that is not /sync, /syncx or /test");
+    }
+    config.second_profile_path = path;
+  }
   return config;
 }
 

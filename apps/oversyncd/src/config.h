@@ -49,6 +49,13 @@ struct Config {
   // its lifetime (Go serves each connection on its own goroutine), so this bounds the number of
   // concurrent watchers plus in-flight requests. 1..4096.
   int worker_threads = 256;
+  // OVERSYNCD_WIRE_PROFILE: the wire contract served at the root paths (docs/wire-profiles.md):
+  // "go_canonical_v1" (go-oversync 1f1118f, the default: a drop-in for its nethttp_server) or
+  // "jcs_uniform_numeric_strings_v1" (go-oversync's current contract).
+  std::string wire_profile = "go_canonical_v1";
+  // OVERSYNCD_SECOND_PROFILE_PATH: when set (e.g. "/b"), the other profile is served under this
+  // base path from the same database (/b/sync/..., /b/syncx/...). "/" + [A-Za-z0-9_-] segments.
+  std::string second_profile_path;
 };
 
 // Returns the variable's value, or nullopt when it is not set.
@@ -57,7 +64,8 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 // Builds the configuration. Empty values count as unset, as in Go.
 // Errors: kInvalidArgument with Go's message for bad pool sizes
 // ("OVERSYNC_DB_POOL_MAX_CONNS must be a positive integer", ...), a bad PORT or a bad
-// OVERSYNCD_WORKER_THREADS.
+// OVERSYNCD_WORKER_THREADS, an unknown OVERSYNCD_WIRE_PROFILE or a malformed
+// OVERSYNCD_SECOND_PROFILE_PATH.
 Result<Config> ConfigFromEnv(const EnvLookup& lookup);
 
 }  // namespace oversync::oversyncd

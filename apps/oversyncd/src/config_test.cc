@@ -63,6 +63,23 @@ TEST(ConfigFromEnvTest, RejectsBadWorkerThreads) {
   }
 }
 
+// docs/wire-profiles.md: the root profile and the base path of the other one.
+TEST(ConfigFromEnvTest, WireProfiles) {
+  Result<Config> defaults = FromMap({});
+  ASSERT_TRUE(defaults.has_value());
+  EXPECT_EQ(defaults->wire_profile, "go_canonical_v1");
+  EXPECT_EQ(defaults->second_profile_path, "");
+  Result<Config> both = FromMap({{"OVERSYNCD_WIRE_PROFILE", " jcs_uniform_numeric_strings_v1 "},
+                                 {"OVERSYNCD_SECOND_PROFILE_PATH", "/legacy-v1"}});
+  ASSERT_TRUE(both.has_value()) << both.error().ToString();
+  EXPECT_EQ(both->wire_profile, "jcs_uniform_numeric_strings_v1");
+  EXPECT_EQ(both->second_profile_path, "/legacy-v1");
+  EXPECT_FALSE(FromMap({{"OVERSYNCD_WIRE_PROFILE", "v2"}}).has_value());
+  for (const char* bad : {"legacy", "/", "/a/", "//a", "/sync", "/test", "/a b", "/a?b"}) {
+    EXPECT_FALSE(FromMap({{"OVERSYNCD_SECOND_PROFILE_PATH", bad}}).has_value()) << bad;
+  }
+}
+
 TEST(ConfigFromEnvTest, EmptyValuesMeanDefault) {
   Result<Config> config = FromMap({{"DATABASE_URL", ""},
                                    {"PORT", ""},

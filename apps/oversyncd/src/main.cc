@@ -6,7 +6,9 @@
 // Environment: DATABASE_URL, PORT (default 8080), OVERSYNCD_LISTEN_ADDR (default 127.0.0.1),
 // OVERSYNCD_DATA_DIR (default .oversyncd/pg, used when DATABASE_URL is unset), JWT_SECRET,
 // OVERSYNC_DB_POOL_MAX_CONNS, OVERSYNC_DB_POOL_MIN_CONNS, OVERSYNC_LOG_STAGE_TIMINGS,
-// OVERSYNCD_WORKER_THREADS (default 256; each open watch stream holds one).
+// OVERSYNCD_WORKER_THREADS (default 256; each open watch stream holds one),
+// OVERSYNCD_WIRE_PROFILE (default go_canonical_v1) and OVERSYNCD_SECOND_PROFILE_PATH (the other
+// profile under that base path; docs/wire-profiles.md).
 //
 // Stdout: "oversyncd listening on http://HOST:PORT" once the listener is up (PORT=0 picks a free
 // port), then, with the self-managed cluster only, "oversyncd database <libpq conninfo>".
@@ -136,6 +138,13 @@ int Run(const sigset_t& stop_signals, const std::vector<std::string>& args) {
   // channel with the default 25 s heartbeat; stage timings for GET /metrics (an extension).
   auto metrics = std::make_shared<PrometheusStageMetrics>();
   ServiceConfig service_config = ReferenceServiceConfig(metrics);
+  service_config.wire_profile = config->wire_profile;
+  // The other profile's mount, on the same database (docs/wire-profiles.md).
+  std::optional<ServiceConfig> second_config;
+  if (!config->second_profile_path.empty()) {
+    second_config = service_config;
+    second_config->wire_profile = OtherWireProfile(config->wire_profile);
+  }
   RuntimeOptions runtime_options;
   runtime_options.database_url = dsn;
   runtime_options.max_connections = config->pool_max_conns;
@@ -152,6 +161,25 @@ int Run(const sigset_t& stop_signals, const std::vector<std::string>& args) {
     Log("sync bootstrap failed: {}", report.error().ToString());
     return 1;
   }
+  std::unique_ptr<RuntimeService> second_service;
+  if (second_config) {
+    RuntimeOptions second_options;
+    second_options.database_url = dsn;
+    second_options.max_connections = config->pool_max_conns;
+    second_options.clock = &clock;
+    second_options.logger = &runtime_logger;
+    Result<std::unique_ptr<RuntimeService>> created =
+        RuntimeService::Create(std::move(*second_config), std::move(second_options));
+    if (!created.has_value()) {
+      Log("cannot create the second sync runtime: {}", created.error().ToString());
+      return 1;
+    }
+    if (auto report = (*created)->Bootstrap(); !report.has_value()) {
+      Log("second sync bootstrap failed: {}", report.error().ToString());
+      return 1;
+    }
+    second_service = std::move(*created);
+  }
   if (!args.empty() && args.front() == "adopt") {
     return Adopt(**service, std::vector<std::string>(args.begin() + 1, args.end()));
   }
@@ -163,6 +191,8 @@ int Run(const sigset_t& stop_signals, const std::vector<std::string>& args) {
   app_options.dsn = dsn;
   app_options.business_schema = std::string(kDefaultBusinessSchema);
   app_options.metrics = metrics;
+  app_options.second_service = second_service.get();
+  app_options.second_base_path = config->second_profile_path;
   Result<std::unique_ptr<App>> app = App::Create(db, std::move(app_options));
   if (!app.has_value()) {
     Log("{}", app.error().ToString());
@@ -187,6 +217,11 @@ int Run(const sigset_t& stop_signals, const std::vector<std::string>& args) {
   }
   fmt::print(stdout, "oversyncd listening on http://{}:{}\n", UrlHost(config->listen_address),
              (*server)->port());
+  fmt::print(stdout, "oversyncd wire profile {} at /{}\n", config->wire_profile,
+             config->second_profile_path.empty()
+                 ? std::string()
+                 : fmt::format("; {} at {}", OtherWireProfile(config->wire_profile),
+                               config->second_profile_path));
   if (local_postgres != nullptr) {
     // The self-managed cluster trusts loopback connections and has no password, so its
     // conninfo is safe to print; scripts/demo.sh reads it to verify the simulator's runs in
@@ -201,6 +236,7 @@ int Run(const sigset_t& stop_signals, const std::vector<std::string>& args) {
   Log("received {}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Stop();  // in-flight requests finish first
   server->reset();
+  if (second_service) second_service->Shutdown();
   (*service)->Shutdown();
   if (local_postgres != nullptr) {
     if (const Status stopped = local_postgres->Stop(); !stopped.ok()) {
