@@ -52,6 +52,32 @@ std::pair<std::string, std::string> SchemaTableArrays(const std::vector<Normaliz
 
 }  // namespace
 
+Status ValidateProfileBColumnTypes(pg::PgConnection& conn,
+                                   const std::vector<NormalizedTable>& tables) {
+  if (tables.empty()) return {};
+  const auto [schemas, names] = SchemaTableArrays(tables);
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult bad, conn.Exec(R"sql(
+SELECT n.nspname || '.' || c.relname || '.' || a.attname, format_type(a.atttypid, a.atttypmod)
+FROM unnest($1::text[], $2::text[]) AS x(schema_name, table_name)
+JOIN pg_namespace n ON n.nspname = x.schema_name
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = x.table_name
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
+WHERE (t.typtype = 'd' AND bt.typcategory = 'N')
+   OR (t.typtype <> 'd' AND t.typcategory = 'N'
+       AND t.typname NOT IN ('int2', 'int4', 'int8', 'numeric', 'float4', 'float8'))
+   OR t.typcategory = 'A' OR t.typtype IN ('c', 'r', 'm')
+ORDER BY 1 LIMIT 1)sql",
+                                                        {schemas, names}));
+  if (bad.rows() == 0) return {};
+  return Unsupported(fmt::format(
+      "registered column {} has type {}, which wire profile jcs_uniform_numeric_strings_v1 "
+      "cannot carry (numbers must be int2, int4, int8, numeric, float4 or float8; no domains "
+      "over them, arrays, ranges or composite types)",
+      bad.Text(0, 0), bad.Text(0, 1)));
+}
+
 Result<std::vector<TableInfo>> ValidateRegisteredTables(
     pg::PgConnection& conn, const std::vector<NormalizedTable>& tables) {
   if (tables.empty()) return std::vector<TableInfo>();

@@ -29,6 +29,13 @@ struct TableInfo {
 Result<std::vector<TableInfo>> ValidateRegisteredTables(pg::PgConnection& conn,
                                                         const std::vector<NormalizedTable>& tables);
 
+// Wire profile B (protocol-b.md §2.1): registered columns may use only the six built-in numeric
+// types among numerics; money, other numeric-category types, domains over numeric types, arrays,
+// ranges, multiranges and composites are refused. Errors: kUnsupportedSchema naming the first
+// offending column; kDatabase/kUnavailable.
+Status ValidateProfileBColumnTypes(pg::PgConnection& conn,
+                                   const std::vector<NormalizedTable>& tables);
+
 // server.md §2.2 rules 1-3 and 5, read from pg_catalog (not information_schema: visibility does
 // not depend on table ownership and constraints never cross-match by name, §10.1 item 5).
 // Returns the registered child -> parent dependencies (rule 4's graph, self-edges dropped).

@@ -1233,6 +1233,41 @@ TEST_F(ProfileBPushTest, ConflictServerRowUsesNumericStrings) {
   EXPECT_EQ(body->conflict->server_row->Find("age")->as_string(), "5");
 }
 
+// protocol-b.md §5.4 step 6: a value PostgreSQL cannot convert is the chunk's 400, not the
+// commit's 500.
+TEST_F(ProfileBPushTest, ChunkPreflightsDestinationTypes) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  const std::string id = "44444444-4444-4444-8444-444444444444";
+  const std::vector<Upload> rows = {
+      {"posts", id, "INSERT", 0,
+       fmt::format(R"({{"id":"{}","title":"t","author_id":"not-a-uuid"}})", id)}};
+  auto refused = PushRows(1, rows, RequestHash(rows));
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(refused.body,
+            R"x({"error":"push_chunk_invalid","message":"payload for business.posts contains a value invalid for its PostgreSQL destination type (category=destination_type_invalid)"})x"
+            "\n");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.push_session_rows"), "0");
+}
+
+// protocol-b.md §2.1: bootstrap fails closed on column types profile B cannot carry.
+TEST_F(ProfileBPushTest, BootstrapRefusesUnsupportedNumericTypes) {
+  Sql("CREATE TABLE business.prices (_sync_scope_id TEXT NOT NULL, id UUID NOT NULL, "
+      "amount MONEY, PRIMARY KEY (_sync_scope_id, id))");
+  ServiceConfig config = config_;
+  config.registered_tables = {{"business", "prices", {"id"}}};
+  RuntimeOptions options;
+  options.database_url = db_->dsn();
+  options.max_connections = 2;
+  auto service = RuntimeService::Create(config, options);
+  ASSERT_TRUE(service.has_value());
+  auto report = (*service)->Bootstrap();
+  ASSERT_FALSE(report.has_value());
+  EXPECT_EQ(report.error().code(), ErrorCode::kUnsupportedSchema);
+  EXPECT_NE(report.error().message().find("business.prices.amount has type money"),
+            std::string::npos)
+      << report.error().message();
+}
+
 TEST(AdmissionPermitTest, AdmitsUpToTheLimitAndReleases) {
   std::atomic<std::int64_t> counter{0};
   std::optional<AdmissionPermit> first = AdmissionPermit::Acquire(counter, 2);

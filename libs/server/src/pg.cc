@@ -95,9 +95,17 @@ Status PgConnection::ResultStatus(pg_result* result, std::string_view sql) const
   const std::string_view state = sqlstate != nullptr ? sqlstate : "";
   const bool retryable = IsRetryableSqlState(state) || !healthy();
   std::string_view statement = sql.substr(0, 80);
-  return {retryable ? ErrorCode::kUnavailable : ErrorCode::kDatabase,
-          fmt::format("{} (SQLSTATE {}) in: {}", message, state.empty() ? "none" : state,
-                      statement)};
+  auto detail = std::make_shared<SqlStateDetail>();
+  detail->sqlstate = std::string(state);
+  return Status(retryable ? ErrorCode::kUnavailable : ErrorCode::kDatabase,
+                fmt::format("{} (SQLSTATE {}) in: {}", message, state.empty() ? "none" : state,
+                            statement))
+      .WithDetail(std::move(detail));
+}
+
+std::string_view SqlStateOf(const Status& status) noexcept {
+  const auto* detail = status.detail<SqlStateDetail>();
+  return detail != nullptr ? std::string_view(detail->sqlstate) : std::string_view();
 }
 
 Result<PgResult> PgConnection::Exec(std::string_view sql, std::initializer_list<Param> params) {

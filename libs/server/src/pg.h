@@ -39,6 +39,13 @@ using Param = std::optional<std::string_view>;
 // lock_not_available (server.md §7.3). Errors carrying them get ErrorCode::kUnavailable.
 bool IsRetryableSqlState(std::string_view sqlstate) noexcept;
 
+// Attached to database errors: the SQLSTATE PostgreSQL reported (empty when none).
+struct SqlStateDetail final : StatusDetail {
+  std::string sqlstate;
+};
+// The SQLSTATE of a database error, or "" when `status` carries none.
+std::string_view SqlStateOf(const Status& status) noexcept;
+
 // A query result. Move-only. Accessors REQUIRE valid row/column indexes.
 class PgResult {
  public:

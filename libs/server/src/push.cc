@@ -96,6 +96,38 @@ std::string ApplyPayload(const protocol::ValidatedPushRow& row) {
   return out;
 }
 
+// Runs each table's payloads of a chunk through jsonb_populate_recordset (the conversions the
+// commit will apply). A data exception (SQLSTATE class 22) is the client's invalid value.
+Status PreflightDestinations(pg::PgConnection& tx, const internal::RuntimeState& impl,
+                             const std::vector<protocol::ValidatedPushRow>& rows) {
+  std::map<const protocol::TableShape*, std::string> arrays;
+  for (const protocol::ValidatedPushRow& row : rows) {
+    if (row.op == Op::kDelete) continue;
+    std::string& array = arrays[row.table];
+    array += array.empty() ? "[" : ",";
+    array += ApplyPayload(row);
+  }
+  for (auto& [shape, array] : arrays) {
+    array += "]";
+    const RegisteredTableRuntime* table = impl.TableByShape(shape);
+    if (table == nullptr) return {ErrorCode::kInternal, "validated row for unknown table"};
+    Result<pg::PgResult> checked = tx.Exec(
+        fmt::format("SELECT count(*) FROM jsonb_populate_recordset(NULL::{}.{}, $1::jsonb)",
+                    pg::QuoteIdent(shape->schema), pg::QuoteIdent(shape->table)),
+        {array});
+    if (!checked) {
+      if (pg::SqlStateOf(checked.error()).substr(0, 2) == "22") {
+        return {ErrorCode::kPushChunkInvalid,
+                fmt::format("payload for {}.{} contains a value invalid for its PostgreSQL "
+                            "destination type (category=destination_type_invalid)",
+                            shape->schema, shape->table)};
+      }
+      return checked.error();
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 // ---- POST /sync/push-sessions ----
@@ -312,6 +344,11 @@ Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
     }
     if (start + row_count > session.planned_row_count) {
       return {ErrorCode::kPushChunkInvalid, "chunk exceeds planned_row_count"};
+    }
+    if (profile_b) {
+      // protocol-b.md §5.4 step 6: every value must convert to its column's type now, so a bad
+      // value is this chunk's 400 instead of the commit's 500.
+      OVERSYNC_RETURN_IF_ERROR(PreflightDestinations(tx, *impl_, rows));
     }
     std::string copy_data;
     copy_data.reserve(copy_bytes + copy_tails.size() * (session.push_id.size() + 1));

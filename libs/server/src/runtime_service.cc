@@ -44,6 +44,9 @@ Result<BootstrapReport> RuntimeService::Bootstrap() {
   // rejected configuration leaves the database as it was.
   OVERSYNC_ASSIGN_OR_RETURN(std::vector<bootstrap::TableInfo> tables,
                             bootstrap::ValidateRegisteredTables(*conn, impl_->tables));
+  if (impl_->profile->id() == protocol::WireProfileId::kJcsUniformNumericStringsV1) {
+    OVERSYNC_RETURN_IF_ERROR(bootstrap::ValidateProfileBColumnTypes(*conn, impl_->tables));
+  }
   OVERSYNC_ASSIGN_OR_RETURN(TableDependencies dependencies,
                             bootstrap::ValidateForeignKeys(*conn, tables));
   BootstrapReport report;
