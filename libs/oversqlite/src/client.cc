@@ -13,6 +13,7 @@
 
 #include "client_impl.h"
 #include "lifecycle.h"
+#include "oversync/protocol/wire_profile.h"
 #include "oversync/common/strings.h"
 #include "oversync/common/uuid.h"
 
@@ -389,9 +390,24 @@ Status Client::Impl::InitializeMetadata() {
   OVERSYNC_RETURN_IF_ERROR(internal::Exec(
       db_, "CREATE TABLE IF NOT EXISTS _sync_cpp_client_info (singleton_key INTEGER NOT NULL PRIMARY KEY "
            "CHECK (singleton_key = 1), layout_version INTEGER NOT NULL, wire_profile TEXT NOT NULL)"));
-  OVERSYNC_RETURN_IF_ERROR(internal::Exec(
-      db_, "INSERT INTO _sync_cpp_client_info (singleton_key, layout_version, wire_profile) VALUES "
-           "(1, 1, 'go_canonical_v1') ON CONFLICT DO NOTHING"));
+  {
+    OVERSYNC_ASSIGN_OR_RETURN(
+        Stmt insert,
+        Prepare(db_, "INSERT INTO _sync_cpp_client_info (singleton_key, layout_version, wire_profile) "
+                     "VALUES (1, 1, ?) ON CONFLICT DO NOTHING"));
+    insert.Bind(1, config_.wire_profile);
+    OVERSYNC_RETURN_IF_ERROR(insert.Run());
+    OVERSYNC_ASSIGN_OR_RETURN(
+        Stmt stored, Prepare(db_, "SELECT wire_profile FROM _sync_cpp_client_info WHERE singleton_key = 1"));
+    OVERSYNC_ASSIGN_OR_RETURN(bool found, stored.Step());
+    if (found && stored.Text(0) != config_.wire_profile) {
+      // docs/wire-profiles.md: one database, one encoding of its outbox and checkpoints.
+      return Status(ErrorCode::kFailedPrecondition,
+                    fmt::format("this database syncs with wire profile {}, not {}; open it with "
+                                "that profile or start a new database",
+                                stored.Text(0), config_.wire_profile));
+    }
+  }
   return tx.Commit();
 }
 
@@ -800,6 +816,11 @@ Result<std::unique_ptr<Client>> Client::Create(sqlite3* db, std::string base_url
                                                Config config, ClientDeps deps) {
   if (db == nullptr) return Error(ErrorCode::kInvalidArgument, "database handle must not be null");
   if (TrimAsciiSpace(config.schema).empty()) return Error(ErrorCode::kInvalidArgument, "config.Schema must be provided");
+  if (!protocol::FindWireProfile(config.wire_profile).has_value()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("config.wire_profile {:?} is not a known wire profile",
+                             config.wire_profile));
+  }
   auto impl = std::make_unique<Impl>();
   impl->app_db_ = db;
   // The application's handle gets foreign keys too (client.md §1.2 step 3): local cascades are

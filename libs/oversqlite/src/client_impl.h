@@ -33,6 +33,7 @@
 
 #include "oversync/oversqlite/client.h"
 #include "oversync/protocol/json_value.h"
+#include "oversync/protocol/wire_profile.h"
 #include "oversync/protocol/messages.h"
 #include "sqlite.h"
 
@@ -325,6 +326,14 @@ class Client::Impl {
   std::string base_url_;
   TokenProvider token_provider_;
   Config config_;
+  // docs/wire-profiles.md: whether this client speaks jcs_uniform_numeric_strings_v1.
+  bool ProfileB() const noexcept {
+    return config_.wire_profile == "jcs_uniform_numeric_strings_v1";
+  }
+  protocol::WireProfileId WireProfile() const noexcept {
+    return ProfileB() ? protocol::WireProfileId::kJcsUniformNumericStringsV1
+                      : protocol::WireProfileId::kGoCanonicalV1;
+  }
   RetryPolicy retry_policy_;        // normalized
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<const Clock> clock_;

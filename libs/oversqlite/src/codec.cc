@@ -6,6 +6,8 @@
 //   local payload    BLOBs as lowercase hex (what the capture triggers write)
 //   wire payload     UUID text for key/reference BLOBs, standard base64 for other BLOBs
 #include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -18,6 +20,7 @@
 #include "oversync/common/uuid.h"
 #include "oversync/protocol/canonical_json.h"
 #include "oversync/protocol/json_writer.h"
+#include "oversync/protocol/wire_values.h"
 
 namespace oversync::oversqlite {
 namespace {
@@ -159,6 +162,21 @@ Result<JsonValue> Client::Impl::LocalPayloadToWire(const TableInfo& table,
   JsonValue wire = JsonValue::Object();
   for (const protocol::JsonMember& member : local.as_object()) {
     const ColumnInfo* column = table.FindColumn(ToLowerAscii(member.key));
+    if (ProfileB() && member.value.is_number()) {
+      // protocol-b.md §2.5: SQLite INTEGER values travel as canonical integer strings (also the
+      // "0"/"1" bridge to PostgreSQL booleans), REAL values as the shortest binary64 spelling.
+      const protocol::JsonNumber& number = member.value.as_number();
+      std::int64_t integer = 0;
+      if (protocol::ParseWireInt64(number.lexeme, integer) == protocol::WireIntParse::kOk) {
+        wire.Add(member.key, JsonValue::String(number.lexeme));
+      } else if (std::isfinite(number.value)) {
+        wire.Add(member.key, JsonValue::String(protocol::RenderWireFloat(number.value)));
+      } else {
+        return Error(ErrorCode::kInvalidArgument,
+                     fmt::format("value of {}.{} is not a finite number", table.name, member.key));
+      }
+      continue;
+    }
     if (column == nullptr || !column->is_blob || !member.value.is_string() ||
         member.value.as_string().empty()) {
       wire.Add(member.key, member.value);

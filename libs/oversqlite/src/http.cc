@@ -159,7 +159,8 @@ Result<protocol::CapabilitiesResponse> Client::Impl::FetchCapabilities(std::stri
   protocol::CapabilitiesResponse capabilities;
   Status status = WithRetry(retry_operation, [&]() -> Status {
     OVERSYNC_ASSIGN_OR_RETURN(HttpResponse response, Call("GET", "/sync/capabilities", std::nullopt, true));
-    OVERSYNC_ASSIGN_OR_RETURN(capabilities, protocol::DecodeCapabilitiesResponse(response.body));
+    OVERSYNC_ASSIGN_OR_RETURN(capabilities, protocol::DecodeCapabilitiesResponse(
+                                                  response.body, nullptr, WireProfile()));
     return Status::Ok();
   });
   if (!status.ok()) return Error(std::move(status));

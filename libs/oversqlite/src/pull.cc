@@ -236,8 +236,12 @@ Result<RemoteSyncReport> Client::Impl::PullToStableLocked() {
       return {};
     });
     if (!sent.ok()) {
+      const ClientErrorDetail* detail = ClientErrorOf(sent);
       if (sent.code() == ErrorCode::kHistoryPruned ||
-          ClientErrorKindOf(sent) == ClientErrorKind::kHistoryPruned) {
+          ClientErrorKindOf(sent) == ClientErrorKind::kHistoryPruned ||
+          // protocol-b.md §5.8: a checkpoint ahead of the server's head rebuilds the same way.
+          sent.code() == ErrorCode::kCheckpointAhead ||
+          (detail != nullptr && detail->error_code == "checkpoint_ahead")) {
         // client.md §5.1 step 3: incremental history is gone; a keep-source snapshot rebuild
         // brings the client to the snapshot's bundle seq.
         Log(LogLevel::kInfo,

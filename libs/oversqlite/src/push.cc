@@ -422,7 +422,23 @@ Result<std::vector<PushRow>> FreezeDirtyRows(ImplT& impl) {
     request_text.push_back('}');
   }
   request_text.push_back(']');
-  const std::string request_hash = HexLower(Sha256::Digest(request_text));
+  std::string request_hash = HexLower(Sha256::Digest(request_text));
+  if (impl.ProfileB()) {
+    // protocol-b.md §4.2: profile B's request hash (the server recomputes and checks it).
+    protocol::CanonicalRequestHasher hasher;
+    for (const Candidate& candidate : candidates) {
+      const OutboxRow& row = candidate.push.row;
+      protocol::Op op{};
+      if (!protocol::ParseOp(row.op, op)) return Error(Invalid(fmt::format("invalid op {:?}", row.op)));
+      OVERSYNC_ASSIGN_OR_RETURN(JsonValue payload, row.wire_payload
+                                                       ? protocol::ParseJson(*row.wire_payload)
+                                                       : Result<JsonValue>(JsonValue::Null()));
+      OVERSYNC_RETURN_IF_ERROR(hasher.AddRow(row.schema_name, row.table_name,
+                                             candidate.push.wire_key, op, row.base_row_version,
+                                             row.wire_payload ? &payload : nullptr));
+    }
+    request_hash = hasher.Finish().hex;
+  }
 
   std::string pending_initialization_id;
   {
@@ -603,8 +619,12 @@ Status UploadAndCommit(ImplT& impl, const std::vector<PushRow>& rows, const std:
     return MapPushError(impl, std::move(response).error(), PushStage::kCommit, outbox, committed,
                         replay_pruned);
   }
-  OVERSYNC_ASSIGN_OR_RETURN(protocol::PushSessionCommitResponse commit,
-                            protocol::DecodePushSessionCommitResponse(response->body));
+  OVERSYNC_ASSIGN_OR_RETURN(
+      protocol::PushSessionCommitResponse commit,
+      protocol::DecodePushSessionCommitResponse(response->body, nullptr, impl.WireProfile()));
+  if (impl.ProfileB() && commit.canonical_request_hash != outbox.canonical_request_hash) {
+    return Invalid("push commit response canonical_request_hash does not match the outbox");
+  }
   committed.bundle_seq = commit.bundle_seq;
   committed.source_id = commit.source_id;
   committed.source_bundle_id = commit.source_bundle_id;
@@ -630,6 +650,7 @@ Status CommitOutbox(ImplT& impl, const std::vector<PushRow>& rows, CommittedBund
   protocol::PushSessionCreateRequest create;
   create.source_bundle_id = source_bundle_id;
   create.planned_row_count = planned;
+  if (impl.ProfileB()) create.canonical_request_hash = outbox.canonical_request_hash;
   {
     // The in-memory pending id, not the outbox column (client.md §2.1).
     std::lock_guard lock(impl.state_mutex_);
@@ -641,9 +662,13 @@ Status CommitOutbox(ImplT& impl, const std::vector<PushRow>& rows, CommittedBund
     return MapPushError(impl, std::move(response).error(), PushStage::kCreate, outbox, committed,
                         replay_pruned);
   }
-  OVERSYNC_ASSIGN_OR_RETURN(protocol::PushSessionCreateResponse session,
-                            protocol::DecodePushSessionCreateResponse(response->body));
+  OVERSYNC_ASSIGN_OR_RETURN(
+      protocol::PushSessionCreateResponse session,
+      protocol::DecodePushSessionCreateResponse(response->body, nullptr, impl.WireProfile()));
   const std::string source_id = impl.SourceId();
+  if (impl.ProfileB() && session.canonical_request_hash != outbox.canonical_request_hash) {
+    return Invalid("push session response canonical_request_hash does not match the outbox");
+  }
 
   if (session.status == protocol::PushSessionStatus::kAlreadyCommitted) {
     committed.bundle_seq = session.bundle_seq;
@@ -738,7 +763,14 @@ template <typename ImplT>
 Status FetchCommittedBundle(ImplT& impl, const CommittedBundle& committed, bool& replay_pruned) {
   OVERSYNC_RETURN_IF_ERROR(Exec(impl.db_, "DELETE FROM _sync_push_stage"));
   const int max_rows = impl.config_.download_limit > 0 ? impl.config_.download_limit : 1000;
-  protocol::BundleHasher hasher(protocol::GoCanonicalV1Profile(), committed.bundle_seq);
+  protocol::BundleHasher hasher(impl.ProfileB() ? protocol::JcsUniformNumericStringsV1Profile()
+                                                : protocol::GoCanonicalV1Profile(),
+                                committed.bundle_seq);
+  std::string expected_request_hash;
+  if (impl.ProfileB()) {
+    OVERSYNC_ASSIGN_OR_RETURN(internal::OutboxBundle outbox, impl.LoadOutboxBundle());
+    expected_request_hash = outbox.canonical_request_hash;
+  }
   std::int64_t after = -1;  // logical position before the first row
   std::int64_t staged = 0;
   while (true) {
@@ -751,8 +783,12 @@ Status FetchCommittedBundle(ImplT& impl, const CommittedBundle& committed, bool&
       if (IsHttpError(error) && error.code() == ErrorCode::kHistoryPruned) replay_pruned = true;
       return error;
     }
-    OVERSYNC_ASSIGN_OR_RETURN(protocol::CommittedBundleRowsResponse page,
-                              protocol::DecodeCommittedBundleRowsResponse(response->body));
+    OVERSYNC_ASSIGN_OR_RETURN(
+        protocol::CommittedBundleRowsResponse page,
+        protocol::DecodeCommittedBundleRowsResponse(response->body, nullptr, impl.WireProfile()));
+    if (impl.ProfileB() && page.canonical_request_hash != expected_request_hash) {
+      return Invalid("committed bundle canonical_request_hash does not match the outbox");
+    }
     impl.committed_chunks_read_.fetch_add(1);
     OVERSYNC_RETURN_IF_ERROR(ValidateCommittedPage(page, committed, after));
 

@@ -329,7 +329,8 @@ Result<internal::StagedSnapshot> Client::Impl::CreateSnapshotSession(
     }
     return Error(sent.WithContext("failed to send snapshot session request"));
   }
-  Result<protocol::SnapshotSession> decoded = protocol::DecodeSnapshotSession(response.body);
+  Result<protocol::SnapshotSession> decoded =
+      protocol::DecodeSnapshotSession(response.body, nullptr, WireProfile());
   if (!decoded.has_value()) {
     return Error(SnapshotInvalid(
         fmt::format("failed to decode snapshot session response: {}", decoded.error().message())));
@@ -350,8 +351,10 @@ Status Client::Impl::DownloadSnapshotToStage(const StagedSnapshot& session) {
   protocol::JsonParser parser;
   std::int64_t after = 0;
   for (;;) {
-    const std::string path =
+    std::string path =
         fmt::format("{}?after_row_ordinal={}&max_rows={}", base_path, after, max_rows);
+    // Profile B: a byte budget per chunk (KMP's default, 4 MiB; protocol-b.md §5.11).
+    if (ProfileB()) path += "&max_bytes=4194304";
     HttpResponse response;
     Status sent = WithRetry("snapshot_chunk_fetch", [&]() -> Status {
       Result<HttpResponse> answer = Call("GET", path, std::nullopt);
@@ -361,7 +364,7 @@ Status Client::Impl::DownloadSnapshotToStage(const StagedSnapshot& session) {
     });
     if (!sent.ok()) return sent.WithContext("failed to send snapshot chunk request");
     Result<protocol::SnapshotChunkResponse> decoded =
-        protocol::DecodeSnapshotChunkResponse(response.body, &parser);
+        protocol::DecodeSnapshotChunkResponse(response.body, &parser, WireProfile());
     if (!decoded.has_value()) {
       return SnapshotInvalid(
           fmt::format("failed to decode snapshot chunk response: {}", decoded.error().message()));

@@ -80,6 +80,11 @@ struct Config {
   BundleChangeWatchMode bundle_change_watch_mode = BundleChangeWatchMode::kOff;
   Duration watch_fallback_interval{0};  // 0 -> backoff_max, then 60 s
   Duration http_timeout{120'000};       // per request (Go: http.Client.Timeout)
+  // The server's wire contract (docs/wire-profiles.md): "go_canonical_v1" (go-oversync 1f1118f)
+  // or "jcs_uniform_numeric_strings_v1" (go-oversync's current contract: numbers travel as
+  // strings, RFC 8785 hashes, canonical_request_hash). A database remembers the profile it was
+  // first opened with; Open() refuses a different one rather than mix encodings in one outbox.
+  std::string wire_profile = "go_canonical_v1";
 };
 
 // The reference defaults for `schema` and `tables` (client.md §1.1 DefaultConfig).

@@ -1,0 +1,123 @@
+// The client on wire profile B (jcs_uniform_numeric_strings_v1, protocol-b.md; docs/
+// wire-profiles.md) against the reference server serving that profile: numbers travel as
+// strings both ways (an int8 above 2^53 arrives exactly), pushes carry and verify the
+// canonical_request_hash and the profile-B bundle hash, snapshots use byte budgets, and a
+// database refuses to be reopened with the other profile.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "client_fixture.h"
+#include "oversync/oversqlite/client.h"
+#include "oversync/server/config.h"
+
+namespace oversync::oversqlite::testing {
+namespace {
+
+constexpr std::string_view kProfileB = "jcs_uniform_numeric_strings_v1";
+
+// The reference typed_rows table as the KMP mapping stores it locally (protocol-b.md §2.5):
+// int8 -> INTEGER, float8 -> REAL.
+constexpr std::string_view kTypedRowsDdl = R"sql(
+CREATE TABLE IF NOT EXISTS typed_rows (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, note TEXT, count_value INTEGER,
+  enabled_flag INTEGER NOT NULL, rating REAL, data BLOB, created_at TEXT);
+)sql";
+
+class ProfileBClientTest : public ClientFixture {
+ protected:
+  void SetUp() override {
+    TestServerOptions options;
+    options.configure = [](ServiceConfig& config) { config.wire_profile = std::string(kProfileB); };
+    Result<std::unique_ptr<TestServer>> server = TestServer::Start(std::move(options));
+    if (!server.has_value()) {
+      if (server.error().code() == ErrorCode::kUnavailable && std::getenv("CI") == nullptr) {
+        GTEST_SKIP() << server.error().ToString();
+      }
+      FAIL() << server.error().ToString();
+    }
+    server_ = std::move(*server);
+    file_prefix_ = "profile_b";
+  }
+
+  static void ProfileB(Config& config) {
+    config.wire_profile = std::string(kProfileB);
+    config.tables.push_back({"typed_rows", "id", {}});
+  }
+
+  Device& TypedDevice() {
+    Device& device = NewDevice();
+    sqlite3* raw = nullptr;
+    EXPECT_EQ(sqlite3_open(device.path.c_str(), &raw), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(raw, std::string(kTypedRowsDdl).c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+    Start(device, ProfileB);
+    return device;
+  }
+};
+
+// protocol-b.md §2, §4.2, §5.3-§5.8, §5.10-§5.11 end to end.
+TEST_F(ProfileBClientTest, NumbersTravelExactlyAndHashesVerify) {
+  Device& a = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  a.Exec(fmt::format(
+      "INSERT INTO typed_rows (id, name, note, count_value, enabled_flag, rating) VALUES "
+      "('{}', 'big', '<&>', 9007199254740993, 1, 1.5)",
+      FixtureUuid(1)));
+  InsertUser(a, 2, "ann");
+  const PushReport pushed = MustPush(a);  // verifies the echoed request hash and the B hash
+  EXPECT_EQ(pushed.outcome, PushOutcome::kCommitted);
+  // Profile A would have refused the integer (above 2^53); profile B stores it exactly.
+  EXPECT_EQ(ServerText("SELECT count_value FROM business.typed_rows"), "9007199254740993");
+  EXPECT_EQ(ServerText("SELECT enabled_flag FROM business.typed_rows"), "1");
+  EXPECT_EQ(ServerText("SELECT count(*) FROM sync.cpp_bundle_profile_b WHERE "
+                       "canonical_request_hash <> ''"),
+            "1");
+
+  // A second device hydrates by snapshot (byte-budgeted chunks) and gets the same values.
+  Device& b = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_EQ(b.Text(fmt::format("SELECT count_value FROM typed_rows WHERE id = '{}'", FixtureUuid(1))),
+            "9007199254740993");
+  EXPECT_EQ(b.Text("SELECT typeof(count_value) || typeof(rating) || typeof(enabled_flag) FROM "
+                   "typed_rows"),
+            "integerrealinteger");
+  EXPECT_EQ(b.Text("SELECT rating FROM typed_rows"), "1.5");
+  EXPECT_EQ(b.Text("SELECT note FROM typed_rows"), "<&>");
+
+  // An edit on b reaches a through an incremental pull.
+  b.Exec("UPDATE typed_rows SET rating = 2.25, count_value = -9223372036854775808");
+  EXPECT_EQ(MustPush(b).outcome, PushOutcome::kCommitted);
+  Result<RemoteSyncReport> pulled = a.client->PullToStable();
+  ASSERT_TRUE(pulled.has_value()) << pulled.error().ToString();
+  EXPECT_EQ(a.Text("SELECT rating FROM typed_rows"), "2.25");
+  EXPECT_EQ(a.Text("SELECT count_value FROM typed_rows"), "-9223372036854775808");
+  EXPECT_EQ(ServerText("SELECT count_value FROM business.typed_rows"), "-9223372036854775808");
+}
+
+// docs/wire-profiles.md: a database keeps the profile it was created with.
+TEST_F(ProfileBClientTest, ADatabaseNeverChangesProfileSilently) {
+  Device& device = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  device.client.reset();
+  Config config = MakeConfig();
+  config.tables.push_back({"typed_rows", "id", {}});  // profile A, the default
+  // Refused when the client is created on the file (before anything is written).
+  Result<std::unique_ptr<Client>> client = Client::CreateForPath(
+      device.path, server_->base_url(), server_->TokenProviderFor(user_), config, {});
+  ASSERT_FALSE(client.has_value());
+  EXPECT_EQ(client.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(client.error().message().find("wire profile jcs_uniform_numeric_strings_v1"),
+            std::string::npos)
+      << client.error().ToString();
+  Config unknown = config;
+  unknown.wire_profile = "v2";
+  EXPECT_FALSE(Client::CreateForPath(device.path, server_->base_url(),
+                                     server_->TokenProviderFor(user_), unknown, {})
+                   .has_value());
+}
+
+}  // namespace
+}  // namespace oversync::oversqlite::testing
