@@ -19,10 +19,8 @@ namespace oversync::sim {
 
 std::chrono::milliseconds WatchConvergeDeadline(int parallel) {
   constexpr std::chrono::milliseconds kBase{5000};
-  constexpr std::chrono::milliseconds kPerUser{500};
-  constexpr std::chrono::milliseconds kMax{240'000};
-  if (parallel <= 4) return kBase;
-  return std::min(kMax, kBase + kPerUser * (parallel - 4));
+  constexpr std::chrono::milliseconds kLoaded{240'000};
+  return parallel <= 4 ? kBase : kLoaded;
 }
 namespace {
 

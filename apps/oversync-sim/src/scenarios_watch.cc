@@ -2,7 +2,7 @@
 // watch-reconnect-catch-up, watch-default-off, watch-server-unsupported-fallback,
 // watch-idle-cleanup, watch-many-clients-converge. The watchers run the client's background
 // loops; the writer syncs explicitly. The fallback poll interval (300 s) is far above the
-// convergence deadline (5 s for up to 4 concurrent users, scaled with --parallel up to 240 s, see
+// convergence deadline (5 s for up to 4 concurrent users, else 240 s, see
 // DeviceEnv::watch_converge_within), so converging in time proves an event-driven pull. Subscriber counts come from the reference server's
 // GET /test/watch-subscribers (process-local; a server without it skips those checks).
 #include <fmt/format.h>
