@@ -146,6 +146,11 @@ struct StagedSnapshot {
 // unreserved set and "$&+,:;=@" percent-encoded (Appendix A).
 std::string PathEscape(std::string_view segment);
 
+// A Retry-After header value as milliseconds when it is positive delta-seconds (KMP's
+// snapshot-capacity-retry-v1: "1" -> 1000, "30" -> 30000; "", "0", "-1", "1.5" and HTTP dates
+// -> nullopt). Capped at one hour.
+std::optional<std::int64_t> ParseRetryAfterMillis(std::string_view value);
+
 // Appends `s` as SQLite 3.40's json_object renders a string (the encoder behind key_json).
 void AppendSqliteJsonString(std::string_view s, std::string& out);
 
@@ -270,6 +275,11 @@ class Client::Impl {
   // Runs `attempt` under the retry policy (client.md §1.1, §4.8); exhaustion ->
   // kRetryExhausted{operation, attempts, last_error}.
   Status WithRetry(std::string_view operation, const std::function<Status()>& attempt);
+  // Profile B's snapshot capacity answers (429 snapshot_build_capacity / snapshot_chunk_capacity,
+  // protocol-b.md §5.10-§5.11; KMP's snapshot-capacity-retry-v1 contract): `attempt` (already
+  // wrapped in WithRetry by the caller) is repeated after Retry-After (positive delta-seconds;
+  // else 1 s) plus up to +100 % jitter while 30 s have not passed.
+  Status WithSnapshotCapacityRetry(const std::function<Status()>& attempt);
   static bool IsRetryableError(const Status& status);
   Result<protocol::CapabilitiesResponse> FetchCapabilities(std::string_view retry_operation);
 

@@ -18,7 +18,23 @@ bool IsRetryableHttpStatus(int status) {
   return status == 429 || status == 502 || status == 503 || status == 504;
 }
 
+bool IsSnapshotCapacityCode(std::string_view error_code) {
+  return error_code == "snapshot_build_capacity" || error_code == "snapshot_chunk_capacity";
+}
 }  // namespace
+
+std::optional<std::int64_t> internal::ParseRetryAfterMillis(std::string_view value) {
+  // snapshot-capacity-retry-v1: only positive delta-seconds count; HTTP dates, fractions,
+  // signs and 0 fall back to the default delay. Capped at one hour.
+  if (value.empty() || value.size() > 9) return std::nullopt;
+  std::int64_t seconds = 0;
+  for (const char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    seconds = seconds * 10 + (c - '0');
+  }
+  if (seconds <= 0) return std::nullopt;
+  return std::min<std::int64_t>(seconds, 3600) * 1000;
+}
 
 std::string internal::PathEscape(std::string_view segment) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -77,6 +93,9 @@ Status Client::Impl::ErrorFromResponse(const HttpResponse& response) const {
   detail.kind = ClientErrorKind::kHttp;
   detail.http_status = response.status;
   detail.raw_body = response.body;
+  for (const auto& [name, value] : response.headers) {
+    if (name == "retry-after") detail.retry_after_ms = internal::ParseRetryAfterMillis(value).value_or(0);
+  }
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
   if (auto decoded = protocol::DecodeErrorResponse(response.body); decoded && !decoded->error.empty()) {
@@ -111,7 +130,9 @@ void Client::Impl::BestEffortDelete(std::string_view path) {
 bool Client::Impl::IsRetryableError(const Status& status) {
   if (status.ok()) return false;
   if (const ClientErrorDetail* detail = ClientErrorOf(status); detail != nullptr) {
-    return detail->kind == ClientErrorKind::kHttp && IsRetryableHttpStatus(detail->http_status);
+    // Capacity answers have their own budget (WithSnapshotCapacityRetry).
+    return detail->kind == ClientErrorKind::kHttp && IsRetryableHttpStatus(detail->http_status) &&
+           !IsSnapshotCapacityCode(detail->error_code);
   }
   if (status.code() == ErrorCode::kUnavailable || status.code() == ErrorCode::kDeadlineExceeded) return true;
   const std::string& message = status.message();
@@ -153,6 +174,31 @@ Status Client::Impl::WithRetry(std::string_view operation, const std::function<S
                          fmt::format("{} failed after {} attempts: {}", operation,
                                      retry_policy_.max_attempts, last.ToString()),
                          std::move(detail));
+}
+
+Status Client::Impl::WithSnapshotCapacityRetry(const std::function<Status()>& attempt) {
+  constexpr auto kBudget = std::chrono::milliseconds(30'000);
+  constexpr std::int64_t kFallbackMs = 1000;
+  const auto started = std::chrono::steady_clock::now();
+  for (;;) {
+    Status status = attempt();
+    const ClientErrorDetail* detail = ClientErrorOf(status);
+    if (status.ok() || detail == nullptr || !IsSnapshotCapacityCode(detail->error_code)) {
+      return status;
+    }
+    const std::int64_t base = detail->retry_after_ms > 0 ? detail->retry_after_ms : kFallbackMs;
+    std::uint64_t bits = 0;
+    {
+      std::lock_guard lock(state_mutex_);
+      random_->Fill(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&bits), sizeof bits));
+    }
+    const double unit = static_cast<double>(bits >> 11) / static_cast<double>(std::uint64_t{1} << 53);
+    const auto wait = std::chrono::milliseconds(
+        base + static_cast<std::int64_t>(static_cast<double>(base) * unit));  // positive jitter
+    if (std::chrono::steady_clock::now() - started + wait > kBudget) return status;
+    Log(LogLevel::kInfo, fmt::format("{}; retrying in {} ms", status.message(), wait.count()));
+    std::this_thread::sleep_for(wait);
+  }
 }
 
 Result<protocol::CapabilitiesResponse> Client::Impl::FetchCapabilities(std::string_view retry_operation) {

@@ -310,11 +310,13 @@ Result<internal::StagedSnapshot> Client::Impl::CreateSnapshotSession(
     body = protocol::EncodeSnapshotSessionCreateRequest(request);
   }
   HttpResponse response;
-  Status sent = WithRetry("snapshot_session_create", [&]() -> Status {
-    Result<HttpResponse> answer = Call("POST", "/sync/snapshot-sessions", body);
-    if (!answer.has_value()) return answer.error();
-    response = std::move(*answer);
-    return {};
+  Status sent = WithSnapshotCapacityRetry([&] {
+    return WithRetry("snapshot_session_create", [&]() -> Status {
+      Result<HttpResponse> answer = Call("POST", "/sync/snapshot-sessions", body);
+      if (!answer.has_value()) return answer.error();
+      response = std::move(*answer);
+      return {};
+    });
   });
   if (!sent.ok()) {
     // A 409 source_retired while rotating: the server already retired the old source in favour
@@ -356,11 +358,13 @@ Status Client::Impl::DownloadSnapshotToStage(const StagedSnapshot& session) {
     // Profile B: a byte budget per chunk (KMP's default, 4 MiB; protocol-b.md §5.11).
     if (ProfileB()) path += "&max_bytes=4194304";
     HttpResponse response;
-    Status sent = WithRetry("snapshot_chunk_fetch", [&]() -> Status {
-      Result<HttpResponse> answer = Call("GET", path, std::nullopt);
-      if (!answer.has_value()) return answer.error();
-      response = std::move(*answer);
-      return {};
+    Status sent = WithSnapshotCapacityRetry([&] {
+      return WithRetry("snapshot_chunk_fetch", [&]() -> Status {
+        Result<HttpResponse> answer = Call("GET", path, std::nullopt);
+        if (!answer.has_value()) return answer.error();
+        response = std::move(*answer);
+        return {};
+      });
     });
     if (!sent.ok()) return sent.WithContext("failed to send snapshot chunk request");
     Result<protocol::SnapshotChunkResponse> decoded =

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 
 #include "client_fixture.h"
@@ -117,6 +118,30 @@ TEST_F(ProfileBClientTest, ADatabaseNeverChangesProfileSilently) {
   EXPECT_FALSE(Client::CreateForPath(device.path, server_->base_url(),
                                      server_->TokenProviderFor(user_), unknown, {})
                    .has_value());
+}
+
+// protocol-b.md §5.10-§5.11 and KMP's snapshot-capacity/retry.json: capacity answers are retried
+// after Retry-After (plus jitter) within a 30 s budget, and only for the capacity codes.
+TEST_F(ProfileBClientTest, SnapshotCapacityAnswersAreRetriedAfterRetryAfter) {
+  Device& a = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  InsertUser(a, 1, "ann");
+  ASSERT_EQ(MustPush(a).outcome, PushOutcome::kCommitted);
+  const std::string capacity =
+      R"({"error":"snapshot_build_capacity","message":"snapshot build capacity is exhausted"})";
+  a.transport->FailNext("POST", "/sync/snapshot-sessions", 2, FaultKind::kHttpStatus, 429,
+                        capacity, {{"retry-after", "1"}});
+  a.transport->FailNext("GET", "/sync/snapshot-sessions/", 1, FaultKind::kHttpStatus, 429,
+                        R"({"error":"snapshot_chunk_capacity","message":"snapshot chunk capacity is exhausted"})");
+  a.transport->ResetCounts();
+  const auto started = std::chrono::steady_clock::now();
+  Result<RemoteSyncReport> rebuilt = a.client->Rebuild();
+  ASSERT_TRUE(rebuilt.has_value()) << rebuilt.error().ToString();
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(a.transport->Count("POST", "/sync/snapshot-sessions"), 3);  // 2 refused + 1
+  // Two Retry-After waits of 1-2 s each and one fallback wait of 1-2 s (no Retry-After).
+  EXPECT_GE(waited, std::chrono::milliseconds(3000));
+  EXPECT_EQ(a.Text("SELECT name FROM users"), "ann");
 }
 
 }  // namespace

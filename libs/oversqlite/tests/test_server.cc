@@ -170,6 +170,7 @@ Result<HttpResponse> FaultTransport::Send(const HttpRequest& request) {
     HttpResponse response;
     response.status = fault->http_status;
     response.headers = {{"content-type", "application/json"}};
+    for (const auto& header : fault->headers) response.headers.push_back(header);
     response.body = InjectedBody(fault->body);
     return response;
   }
@@ -238,11 +239,12 @@ void FaultTransport::ResetCounts() {
 }
 
 void FaultTransport::FailNext(std::string method, std::string path_prefix, int times,
-                              FaultKind kind, int http_status, std::string body) {
+                              FaultKind kind, int http_status, std::string body,
+                              std::vector<std::pair<std::string, std::string>> headers) {
   if (times <= 0) return;
   const std::lock_guard<std::mutex> lock(mu_);
-  faults_.push_back(
-      {std::move(method), std::move(path_prefix), times, kind, http_status, std::move(body)});
+  faults_.push_back({std::move(method), std::move(path_prefix), times, kind, http_status,
+                     std::move(body), std::move(headers)});
 }
 
 void FaultTransport::ClearFaults() {

@@ -184,8 +184,10 @@ class FaultTransport final : public Transport {
   void ResetCounts();
 
   // Queues a fault for the next `times` matching requests (see the class comment).
+  // `headers` (lower-case names) are added to kHttpStatus answers, e.g. {"retry-after", "1"}.
   void FailNext(std::string method, std::string path_prefix, int times, FaultKind kind,
-                int http_status = 503, std::string body = "");
+                int http_status = 503, std::string body = "",
+                std::vector<std::pair<std::string, std::string>> headers = {});
 
   // Drops every queued fault.
   void ClearFaults();
@@ -205,6 +207,7 @@ class FaultTransport final : public Transport {
     FaultKind kind = FaultKind::kHttpStatus;
     int http_status = 503;
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
   };
 
   // Counts and records `request`, and takes one use of the first matching fault, if any.

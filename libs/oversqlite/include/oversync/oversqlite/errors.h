@@ -76,6 +76,7 @@ struct ClientErrorDetail final : StatusDetail {
   int http_status = 0;                   // server answers
   std::string error_code;                // server's `error` member
   std::string raw_body;                  // server's body
+  std::int64_t retry_after_ms = 0;       // server's Retry-After (delta-seconds) in ms; 0 = none
   std::string source_id;                 // source_retired answers
   std::string replaced_by_source_id;     // source_retired answers
   std::optional<protocol::PushConflictDetails> conflict;  // kPushConflict, kInvalidConflictResolution
