@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "client_impl.h"
 #include "oversync/common/strings.h"
@@ -379,6 +380,30 @@ Result<AttachResult> Client::Impl::AttachLocked(std::string_view raw_user_id) {
   if (auto it = capabilities->features.find("connect_lifecycle");
       it == capabilities->features.end() || !it->second) {
     return Error(LifecycleUnsupported("connect_lifecycle capability is absent"));
+  }
+  if (ProfileB()) {
+    // kmp-client.md §3.2: a profile-B client syncs exactly the server's registered tables; any
+    // difference is a configuration error that retrying cannot fix.
+    std::vector<protocol::RegisteredTableSpec> local;
+    for (const TableInfo& table : tables_) {
+      local.push_back({config_.schema, table.name, {table.key_lower}});
+    }
+    const protocol::TableSpecComparison compared =
+        protocol::CompareTableSpecs(local, capabilities->registered_table_specs);
+    if (!compared.match()) {
+      std::string keys;
+      for (const auto& mismatch : compared.sync_key_mismatches) {
+        keys += fmt::format("{}{} (client {}, server {})", keys.empty() ? "" : ", ",
+                            mismatch.qualified_table, fmt::join(mismatch.client_sync_key_columns, "+"),
+                            fmt::join(mismatch.server_sync_key_columns, "+"));
+      }
+      return Error(Status(
+          ErrorCode::kFailedPrecondition,
+          fmt::format("the server's registered tables differ from this client's: server-only [{}], "
+                      "client-only [{}], sync key mismatches [{}]",
+                      fmt::join(compared.server_only_tables, ", "),
+                      fmt::join(compared.client_only_tables, ", "), keys)));
+    }
   }
 
   // Step 7: only dirty rows count as "pending" for the server's decision; a frozen outbox is

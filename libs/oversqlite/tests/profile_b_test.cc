@@ -20,10 +20,18 @@ constexpr std::string_view kProfileB = "jcs_uniform_numeric_strings_v1";
 
 // The reference typed_rows table as the KMP mapping stores it locally (protocol-b.md §2.5):
 // int8 -> INTEGER, float8 -> REAL.
+// (posts and categories too: a profile-B client syncs exactly the server's table set.)
 constexpr std::string_view kTypedRowsDdl = R"sql(
 CREATE TABLE IF NOT EXISTS typed_rows (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, note TEXT, count_value INTEGER,
   enabled_flag INTEGER NOT NULL, rating REAL, data BLOB, created_at TEXT);
+CREATE TABLE IF NOT EXISTS posts (
+  id TEXT PRIMARY KEY, title TEXT NOT NULL, content TEXT NOT NULL,
+  author_id TEXT REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED,
+  created_at TEXT, updated_at TEXT);
+CREATE TABLE IF NOT EXISTS categories (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL,
+  parent_id TEXT REFERENCES categories(id) DEFERRABLE INITIALLY DEFERRED);
 )sql";
 
 class ProfileBClientTest : public ClientFixture {
@@ -45,6 +53,8 @@ class ProfileBClientTest : public ClientFixture {
   static void ProfileB(Config& config) {
     config.wire_profile = std::string(kProfileB);
     config.tables.push_back({"typed_rows", "id", {}});
+    config.tables.push_back({"posts", "id", {}});
+    config.tables.push_back({"categories", "id", {}});
   }
 
   Device& TypedDevice() {
@@ -142,6 +152,21 @@ TEST_F(ProfileBClientTest, SnapshotCapacityAnswersAreRetriedAfterRetryAfter) {
   // Two Retry-After waits of 1-2 s each and one fallback wait of 1-2 s (no Retry-After).
   EXPECT_GE(waited, std::chrono::milliseconds(3000));
   EXPECT_EQ(a.Text("SELECT name FROM users"), "ann");
+}
+
+// kmp-client.md §3.2 / protocol-handshake/connect.json: a profile-B client whose tables differ
+// from the server's registered set does not attach.
+TEST_F(ProfileBClientTest, AttachRefusesADifferentTableSet) {
+  Device& device = NewDevice();
+  Create(device, [](Config& config) { config.wire_profile = std::string(kProfileB); });
+  ASSERT_FALSE(HasFatalFailure());
+  Result<AttachResult> attached = device.client->Attach(user_);
+  ASSERT_FALSE(attached.has_value());
+  EXPECT_EQ(attached.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(attached.error().message().find(
+                "server-only [business.categories, business.posts, business.typed_rows]"),
+            std::string::npos)
+      << attached.error().ToString();
 }
 
 }  // namespace

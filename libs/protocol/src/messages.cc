@@ -1,5 +1,7 @@
 #include "oversync/protocol/messages.h"
 
+#include <map>
+
 
 namespace oversync::protocol {
 
@@ -74,6 +76,31 @@ std::string_view ConnectResolutionName(ConnectResolution r) noexcept {
       return "retry_later";
   }
   return "remote_authoritative";
+}
+
+TableSpecComparison CompareTableSpecs(const std::vector<RegisteredTableSpec>& local,
+                                      const std::vector<RegisteredTableSpec>& advertised) {
+  const auto index = [](const std::vector<RegisteredTableSpec>& specs) {
+    std::map<std::string, const RegisteredTableSpec*> by_name;
+    for (const RegisteredTableSpec& spec : specs) by_name[spec.schema + "." + spec.table] = &spec;
+    return by_name;
+  };
+  const auto client = index(local);
+  const auto server = index(advertised);
+  TableSpecComparison result;
+  for (const auto& [name, spec] : server) {
+    const auto it = client.find(name);
+    if (it == client.end()) {
+      result.server_only_tables.push_back(name);
+    } else if (it->second->sync_key_columns != spec->sync_key_columns) {
+      result.sync_key_mismatches.push_back(
+          {name, it->second->sync_key_columns, spec->sync_key_columns});
+    }
+  }
+  for (const auto& [name, spec] : client) {
+    if (!server.contains(name)) result.client_only_tables.push_back(name);
+  }
+  return result;
 }
 
 }  // namespace oversync::protocol

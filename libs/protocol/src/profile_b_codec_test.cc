@@ -457,5 +457,67 @@ TEST(ProfileBDecodeTest, SnapshotChunkIsStrict) {
   EXPECT_TRUE(DecodeSnapshotChunkResponse(bad[3], nullptr, kA).has_value());
 }
 
+// protocol-handshake/connect.json contractCases: the advertised table set must equal the
+// client's (match / server-only / client-only / key mismatch / schema mismatch), and missing,
+// null or duplicated metadata is an invalid capabilities answer.
+TEST(ProfileBFixtureDecodeTest, HandshakeTableContract) {
+  const JsonValue fixture = LoadFixture("protocol-handshake/connect.json");
+  const auto specs_of = [](const JsonValue& array) {
+    std::vector<RegisteredTableSpec> specs;
+    for (const JsonValue& item : array.as_array()) {
+      RegisteredTableSpec spec{At(item, "schema").as_string(), At(item, "table").as_string(), {}};
+      for (const JsonValue& column : At(item, "sync_key_columns").as_array()) {
+        spec.sync_key_columns.push_back(column.as_string());
+      }
+      specs.push_back(std::move(spec));
+    }
+    return specs;
+  };
+  const auto strings_of = [](const JsonValue& array) {
+    std::vector<std::string> out;
+    for (const JsonValue& item : array.as_array()) out.push_back(item.as_string());
+    return out;
+  };
+  int cases = 0;
+  for (const JsonValue& c : At(fixture, "contractCases").as_array()) {
+    SCOPED_TRACE(At(c, "name").as_string());
+    const std::string& kind = At(At(c, "expected"), "kind").as_string();
+    const JsonValue* advertised = c.Find("advertised");
+    // The capabilities body the server would send with this metadata.
+    std::string body = R"({"protocol_version":"v1","schema_version":1,)";
+    if (advertised != nullptr) body += R"("registered_table_specs":)" + Text(*advertised) + ",";
+    body += R"("features":{"connect_lifecycle":true},"bundle_limits":)"
+            R"({"default_rows_per_snapshot_chunk":1000,"max_rows_per_snapshot_chunk":4000,)"
+            R"("default_bytes_per_snapshot_chunk":4194304,"max_bytes_per_snapshot_chunk":16777216,)"
+            R"("max_bytes_per_snapshot_row":4194304,"max_concurrent_snapshot_builds":2,)"
+            R"("max_concurrent_snapshot_chunk_requests":8}})";
+    const auto caps = DecodeCapabilitiesResponse(body, nullptr, kB);
+    ++cases;
+    if (kind == "invalid") {
+      EXPECT_FALSE(caps.has_value()) << body;
+      continue;
+    }
+    ASSERT_TRUE(caps.has_value()) << caps.error().ToString();
+    const TableSpecComparison compared =
+        CompareTableSpecs(specs_of(At(c, "localSpecs")), caps->registered_table_specs);
+    EXPECT_EQ(compared.match(), kind == "match");
+    if (kind != "mismatch") continue;
+    const JsonValue& expected = At(c, "expected");
+    EXPECT_EQ(compared.server_only_tables, strings_of(At(expected, "serverOnlyTables")));
+    EXPECT_EQ(compared.client_only_tables, strings_of(At(expected, "clientOnlyTables")));
+    const JsonArray& mismatches = At(expected, "syncKeyMismatches").as_array();
+    ASSERT_EQ(compared.sync_key_mismatches.size(), mismatches.size());
+    for (std::size_t i = 0; i < mismatches.size(); ++i) {
+      EXPECT_EQ(compared.sync_key_mismatches[i].qualified_table,
+                At(mismatches[i], "qualifiedTable").as_string());
+      EXPECT_EQ(compared.sync_key_mismatches[i].client_sync_key_columns,
+                strings_of(At(mismatches[i], "clientSyncKeyColumns")));
+      EXPECT_EQ(compared.sync_key_mismatches[i].server_sync_key_columns,
+                strings_of(At(mismatches[i], "serverSyncKeyColumns")));
+    }
+  }
+  EXPECT_EQ(cases, 9);
+}
+
 }  // namespace
 }  // namespace oversync::protocol

@@ -264,6 +264,25 @@ struct BundleLimits {
   std::int64_t max_concurrent_snapshot_chunk_requests = 0;
 };
 
+// Profile-B clients require the server's advertised tables to equal their own configuration
+// (kmp-client.md §3.2; shared fixture protocol-handshake/connect.json contractCases): the result
+// of comparing the two sets, order-insensitive. Names are "schema.table", sorted.
+struct TableSpecComparison {
+  struct KeyMismatch {
+    std::string qualified_table;
+    std::vector<std::string> client_sync_key_columns;
+    std::vector<std::string> server_sync_key_columns;
+  };
+  std::vector<std::string> server_only_tables;
+  std::vector<std::string> client_only_tables;
+  std::vector<KeyMismatch> sync_key_mismatches;
+  bool match() const noexcept {
+    return server_only_tables.empty() && client_only_tables.empty() && sync_key_mismatches.empty();
+  }
+};
+TableSpecComparison CompareTableSpecs(const std::vector<RegisteredTableSpec>& local,
+                                      const std::vector<RegisteredTableSpec>& advertised);
+
 struct CapabilitiesResponse {
   std::string protocol_version{kProtocolVersion};
   std::int64_t schema_version = 0;
