@@ -19,6 +19,7 @@
 #include "oversync/common/strings.h"
 #include "oversync/common/uuid.h"
 #include "oversync/protocol/canonical_json.h"
+#include "oversync/protocol/jcs.h"
 #include "oversync/protocol/json_writer.h"
 #include "oversync/protocol/wire_values.h"
 
@@ -30,31 +31,10 @@ using protocol::JsonValue;
 }  // namespace
 
 // SQLite 3.40 json_object string rendering: '"' and '\\' backslash-escaped, \b \t \n \f \r short
-// escapes, other control characters as \u00xx (lowercase hex), everything else literal.
+// escapes, other control characters as \u00xx (lowercase hex), everything else literal — exactly
+// RFC 8785's string form, so the JCS writer renders it.
 void internal::AppendSqliteJsonString(std::string_view s, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\f': out += "\\f"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
+  protocol::AppendJcsString(s, out);
 }
 
 namespace {

@@ -407,6 +407,7 @@ Result<std::vector<PushRow>> FreezeDirtyRows(ImplT& impl) {
       }
       row.wire_payload = CanonicalText(*wire);
     }
+    if (impl.ProfileB()) continue;  // profile B hashes below, with its own rules
     if (i > 0) request_text.push_back(',');
     request_text += fmt::format(
         "{{\"base_row_version\":{},\"key\":{},\"op\":", row.base_row_version, row.wire_key_json);
@@ -422,8 +423,10 @@ Result<std::vector<PushRow>> FreezeDirtyRows(ImplT& impl) {
     request_text.push_back('}');
   }
   request_text.push_back(']');
-  std::string request_hash = HexLower(Sha256::Digest(request_text));
-  if (impl.ProfileB()) {
+  std::string request_hash;
+  if (!impl.ProfileB()) {
+    request_hash = HexLower(Sha256::Digest(request_text));
+  } else {
     // protocol-b.md §4.2: profile B's request hash (the server recomputes and checks it).
     protocol::CanonicalRequestHasher hasher;
     for (const Candidate& candidate : candidates) {

@@ -128,8 +128,11 @@ class ClientFixture : public ::testing::Test {
   using TransportWrapper =
       std::function<std::shared_ptr<Transport>(std::shared_ptr<Transport> curl)>;
 
+  // The server every test of the fixture gets; subclasses change its configuration here.
+  virtual TestServerOptions ServerOptions() { return {}; }
+
   void SetUp() override {
-    Result<std::unique_ptr<TestServer>> server = TestServer::Start();
+    Result<std::unique_ptr<TestServer>> server = TestServer::Start(ServerOptions());
     if (!server.has_value()) {
       if (server.error().code() == ErrorCode::kUnavailable && std::getenv("CI") == nullptr) {
         GTEST_SKIP() << server.error().ToString();

@@ -36,18 +36,12 @@ CREATE TABLE IF NOT EXISTS categories (
 
 class ProfileBClientTest : public ClientFixture {
  protected:
-  void SetUp() override {
+  ProfileBClientTest() { file_prefix_ = "profile_b"; }
+
+  TestServerOptions ServerOptions() override {
     TestServerOptions options;
     options.configure = [](ServiceConfig& config) { config.wire_profile = std::string(kProfileB); };
-    Result<std::unique_ptr<TestServer>> server = TestServer::Start(std::move(options));
-    if (!server.has_value()) {
-      if (server.error().code() == ErrorCode::kUnavailable && std::getenv("CI") == nullptr) {
-        GTEST_SKIP() << server.error().ToString();
-      }
-      FAIL() << server.error().ToString();
-    }
-    server_ = std::move(*server);
-    file_prefix_ = "profile_b";
+    return options;
   }
 
   static void ProfileB(Config& config) {

@@ -96,21 +96,14 @@ std::string ApplyPayload(const protocol::ValidatedPushRow& row) {
   return out;
 }
 
+// A chunk's apply payloads per table as JSON array text (without the closing bracket).
+using PayloadArrays = std::map<const protocol::TableShape*, std::string>;
+
 // Runs each table's payloads of a chunk through jsonb_populate_recordset (the conversions the
 // commit will apply). A data exception (SQLSTATE class 22) is the client's invalid value.
-Status PreflightDestinations(pg::PgConnection& tx, const internal::RuntimeState& impl,
-                             const std::vector<protocol::ValidatedPushRow>& rows) {
-  std::map<const protocol::TableShape*, std::string> arrays;
-  for (const protocol::ValidatedPushRow& row : rows) {
-    if (row.op == Op::kDelete) continue;
-    std::string& array = arrays[row.table];
-    array += array.empty() ? "[" : ",";
-    array += ApplyPayload(row);
-  }
-  for (auto& [shape, array] : arrays) {
-    array += "]";
-    const RegisteredTableRuntime* table = impl.TableByShape(shape);
-    if (table == nullptr) return {ErrorCode::kInternal, "validated row for unknown table"};
+Status PreflightDestinations(pg::PgConnection& tx, const PayloadArrays& arrays) {
+  for (const auto& [shape, open_array] : arrays) {
+    const std::string array = open_array + "]";  // the transaction may be retried
     Result<pg::PgResult> checked = tx.Exec(
         fmt::format("SELECT count(*) FROM jsonb_populate_recordset(NULL::{}.{}, $1::jsonb)",
                     pg::QuoteIdent(shape->schema), pg::QuoteIdent(shape->table)),
@@ -288,6 +281,7 @@ Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
   // the leading push_id.
   const bool profile_b = profile_b::Enabled(*impl_);
   std::vector<std::string> request_tails;
+  PayloadArrays preflight_arrays;
   const RegisteredTableRuntime* table = nullptr;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     protocol::ValidatedPushRow& row = rows[i];
@@ -316,7 +310,13 @@ Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
     if (row.op == Op::kDelete) {
       pg::AppendCopyNull(copy_rows);
     } else {
-      pg::AppendCopyField(copy_rows, ApplyPayload(row));
+      std::string apply = ApplyPayload(row);
+      pg::AppendCopyField(copy_rows, apply);
+      if (profile_b) {
+        std::string& array = preflight_arrays[row.table];
+        array += array.empty() ? "[" : ",";
+        array += apply;
+      }
     }
     copy_rows += '\n';
     copy_bytes += copy_rows.size();
@@ -348,7 +348,7 @@ Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
     if (profile_b) {
       // protocol-b.md §5.4 step 6: every value must convert to its column's type now, so a bad
       // value is this chunk's 400 instead of the commit's 500.
-      OVERSYNC_RETURN_IF_ERROR(PreflightDestinations(tx, *impl_, rows));
+      OVERSYNC_RETURN_IF_ERROR(PreflightDestinations(tx, preflight_arrays));
     }
     std::string copy_data;
     copy_data.reserve(copy_bytes + copy_tails.size() * (session.push_id.size() + 1));
