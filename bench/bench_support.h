@@ -11,6 +11,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "oversync/protocol/bundle_hash.h"
 #include "oversync/protocol/json_value.h"
 #include "oversync/server/runtime_service.h"
 #include "oversync/testing/pg_test_database.h"
@@ -66,6 +67,18 @@ inline Status PushRows(RuntimeService& service, const Actor& actor, std::int64_t
   protocol::PushSessionCreateRequest create;
   create.source_bundle_id = sbid;
   create.planned_row_count = static_cast<std::int64_t>(rows.size());
+  if (service.wire_profile() == protocol::WireProfileId::kJcsUniformNumericStringsV1) {
+    // protocol-b.md §4.2: the request hash is part of the timed upload, as for a real client.
+    protocol::CanonicalRequestHasher hasher;
+    for (const protocol::PushRequestRow& row : rows) {
+      protocol::Op op{};
+      if (!protocol::ParseOp(row.op, op)) return Status(ErrorCode::kInvalidArgument, "bad op");
+      OVERSYNC_RETURN_IF_ERROR(hasher.AddRow(row.schema, row.table, row.key, op,
+                                             row.base_row_version,
+                                             row.payload_present ? &row.payload : nullptr));
+    }
+    create.canonical_request_hash = hasher.Finish().hex;
+  }
   OVERSYNC_ASSIGN_OR_RETURN(auto session, service.CreatePushSession(actor, create));
   for (std::size_t start = 0; start < rows.size(); start += chunk_rows) {
     protocol::PushChunkRequest chunk;

@@ -147,9 +147,17 @@ Status SeedUsers(oversqlite::testing::TestServer& server, const std::string& use
   return Status::Ok();
 }
 
+// Arg "profile_b": 1 = jcs_uniform_numeric_strings_v1 (the client's default), 0 = go_canonical_v1.
+std::string ProfileArg(std::int64_t arg) {
+  return arg == 1 ? "jcs_uniform_numeric_strings_v1" : "go_canonical_v1";
+}
+
 void BM_Hydrate(benchmark::State& state) {
   const std::int64_t rows = state.range(0);
-  auto server = oversqlite::testing::TestServer::Start();
+  const std::string profile = ProfileArg(state.range(1));
+  oversqlite::testing::TestServerOptions server_options;
+  server_options.wire_profile = profile;
+  auto server = oversqlite::testing::TestServer::Start(server_options);
   if (!server) {
     state.SkipWithError(server.error().ToString().c_str());
     return;
@@ -174,8 +182,11 @@ void BM_Hydrate(benchmark::State& state) {
     deps.transport = timing;
     auto config = DefaultConfig("business", {{"users", "id", {}}});
     config.snapshot_chunk_rows = 5000;
+    config.wire_profile = profile;
     const auto start = std::chrono::steady_clock::now();
-    auto client = Client::CreateForPath(path, (*server)->base_url(), (*server)->TokenProviderFor(user), config, deps);
+    // (Completes the table set under profile B: the other server tables are empty.)
+    auto client = oversqlite::testing::CreateTestClientForPath(path, (*server)->base_url(),
+                                                               (*server)->TokenProviderFor(user), config, deps);
     if (!client || !(*client)->Open().ok()) {
       state.SkipWithError("client setup failed");
       return;
@@ -197,7 +208,10 @@ void BM_Hydrate(benchmark::State& state) {
 }
 
 void BM_Push10k(benchmark::State& state) {
-  auto server = oversqlite::testing::TestServer::Start();
+  const std::string profile = ProfileArg(state.range(0));
+  oversqlite::testing::TestServerOptions server_options;
+  server_options.wire_profile = profile;
+  auto server = oversqlite::testing::TestServer::Start(server_options);
   if (!server) {
     state.SkipWithError(server.error().ToString().c_str());
     return;
@@ -209,8 +223,10 @@ void BM_Push10k(benchmark::State& state) {
     sqlite3_exec(raw, kUsersDdl, nullptr, nullptr, nullptr);
     sqlite3_close_v2(raw);
   }
-  auto client = Client::CreateForPath(path, (*server)->base_url(), (*server)->TokenProviderFor("push-user"),
-                                      DefaultConfig("business", {{"users", "id", {}}}));
+  auto config = DefaultConfig("business", {{"users", "id", {}}});
+  config.wire_profile = profile;
+  auto client = oversqlite::testing::CreateTestClientForPath(
+      path, (*server)->base_url(), (*server)->TokenProviderFor("push-user"), config);
   if (!client || !(*client)->Open().ok() || !(*client)->Attach("push-user")) {
     state.SkipWithError("client setup failed");
     return;
@@ -241,7 +257,7 @@ void BM_Push10k(benchmark::State& state) {
   client->reset();
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
-BENCHMARK(BM_Push10k)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_Push10k)->Arg(0)->Arg(1)->ArgName("profile_b")->Unit(benchmark::kMillisecond)->Iterations(3);
 
 }  // namespace
 }  // namespace oversync::bench
@@ -257,8 +273,9 @@ int main(int argc, char** argv) {
     }
   }
   auto* hydrate = benchmark::RegisterBenchmark("BM_Hydrate", oversync::bench::BM_Hydrate);
-  hydrate->Arg(100'000)->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
-  if (large) hydrate->Arg(1'000'000);
+  hydrate->ArgNames({"rows", "profile_b"})->Args({100'000, 0})->Args({100'000, 1});
+  hydrate->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+  if (large) hydrate->Args({1'000'000, 0})->Args({1'000'000, 1});
   int count = static_cast<int>(args.size());
   benchmark::Initialize(&count, args.data());
   benchmark::RunSpecifiedBenchmarks();

@@ -25,8 +25,11 @@ namespace {
 
 using namespace oversync;  // NOLINT(google-build-using-namespace): benchmark file
 
-Result<bench::Env> MakeEnv(int max_connections) {
+// Arg "profile_b" of the commit and pull benchmarks: 1 = jcs_uniform_numeric_strings_v1
+// (numbers as strings, request hash, profile-B hash and rendering), 0 = go_canonical_v1.
+Result<bench::Env> MakeEnv(int max_connections, bool profile_b = false) {
   ServiceConfig config;
+  if (profile_b) config.wire_profile = "jcs_uniform_numeric_strings_v1";
   config.registered_tables = {{"business", "users", {"id"}}};
   return bench::MakeEnv(
       "CREATE SCHEMA business; CREATE TABLE business.users (_sync_scope_id TEXT NOT NULL, id UUID "
@@ -35,13 +38,15 @@ Result<bench::Env> MakeEnv(int max_connections) {
       std::move(config), max_connections);
 }
 
-protocol::PushRequestRow UserRow(SeededRandom& random, int i) {
+protocol::PushRequestRow UserRow(SeededRandom& random, int i, bool profile_b = false) {
   const std::string id = Uuid::NewV4(random).ToString();
+  // Profile B carries integers and numerics as strings (protocol-b.md §2).
   return bench::InsertRow(
       "users", id,
-      fmt::format(
-          R"({{"id":"{}","name":"User {}","email":"u{}@example.com","age":{},"score":{}.5,"active":true}})",
-          id, i, i, i % 90, i % 1000));
+      fmt::format(fmt::runtime(profile_b
+                      ? R"({{"id":"{}","name":"User {}","email":"u{}@example.com","age":"{}","score":"{}.5","active":true}})"
+                      : R"({{"id":"{}","name":"User {}","email":"u{}@example.com","age":{},"score":{}.5,"active":true}})"),
+                  id, i, i, i % 90, i % 1000));
 }
 
 // Sets the p50/p99 (ms) and sample-count counters of a latency benchmark.
@@ -57,7 +62,8 @@ void ReportLatencies(benchmark::State& state, std::vector<double>& latencies_ms)
 }
 
 void BM_Commit10kRowBundle(benchmark::State& state) {
-  auto env = MakeEnv(4);
+  const bool profile_b = state.range(0) == 1;
+  auto env = MakeEnv(4, profile_b);
   if (!env) {
     state.SkipWithError(env.error().ToString().c_str());
     return;
@@ -72,7 +78,7 @@ void BM_Commit10kRowBundle(benchmark::State& state) {
     state.PauseTiming();
     std::vector<protocol::PushRequestRow> rows;
     rows.reserve(10000);
-    for (int i = 0; i < 10000; ++i) rows.push_back(UserRow(random, counter++));
+    for (int i = 0; i < 10000; ++i) rows.push_back(UserRow(random, counter++, profile_b));
     state.ResumeTiming();
     const Status st =
         bench::PushRows(*env->service, actor, ++sbid, std::move(rows), 5000, &commit_seconds);
@@ -81,7 +87,7 @@ void BM_Commit10kRowBundle(benchmark::State& state) {
   // rows/s: the whole upload (create + 2 chunks + commit); commit_rows/s: the commit call alone.
   bench::ReportRowRates(state, 10000, commit_seconds);
 }
-BENCHMARK(BM_Commit10kRowBundle)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Commit10kRowBundle)->Arg(0)->Arg(1)->ArgName("profile_b")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // A 10,000-row bundle of 5,000 UPDATEs and 5,000 DELETEs over rows inserted (untimed) before:
 // the conflict check against row_state, the set-based UPDATE and the pipelined per-row DELETEs.
@@ -131,7 +137,8 @@ void BM_Commit10kRowUpdateDeleteBundle(benchmark::State& state) {
 BENCHMARK(BM_Commit10kRowUpdateDeleteBundle)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_PullThroughput(benchmark::State& state) {
-  auto env = MakeEnv(4);
+  const bool profile_b = state.range(0) == 1;
+  auto env = MakeEnv(4, profile_b);
   if (!env) {
     state.SkipWithError(env.error().ToString().c_str());
     return;
@@ -141,7 +148,7 @@ void BM_PullThroughput(benchmark::State& state) {
   SeededRandom random(2);
   for (int b = 1; b <= 100; ++b) {
     std::vector<protocol::PushRequestRow> rows;
-    for (int i = 0; i < 100; ++i) rows.push_back(UserRow(random, b * 100 + i));
+    for (int i = 0; i < 100; ++i) rows.push_back(UserRow(random, b * 100 + i, profile_b));
     const Status st = bench::PushRows(*env->service, actor, b, std::move(rows), 1000);
     if (!st.ok()) {
       state.SkipWithError(st.ToString().c_str());
@@ -178,7 +185,7 @@ void BM_PullThroughput(benchmark::State& state) {
   state.counters["rows/s"] = benchmark::Counter(static_cast<double>(state.iterations() * 10000),
                                                 benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_PullThroughput)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PullThroughput)->Arg(0)->Arg(1)->ArgName("profile_b")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_SmallPushLatency(benchmark::State& state) {
   const int users = static_cast<int>(state.range(0));

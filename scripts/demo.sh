@@ -6,7 +6,10 @@
 #                                   reference server oversyncd as its own process, runs the
 #                                   simulator's `all` and `watch-all` scenario sets against it
 #                                   (real oversqlite devices over HTTP, verified on the devices
-#                                   and in PostgreSQL), prints the summaries, stops the server.
+#                                   and in PostgreSQL) with the current contract at the root,
+#                                   then `all` with go_canonical_v1 devices under
+#                                   /go_canonical_v1 (same server, same database), prints the
+#                                   summaries, stops the server.
 #                                   Exit status 0 iff every scenario passed.
 #   scripts/demo.sh server          build and run oversyncd until Ctrl-C (the previous default)
 #   scripts/demo.sh adopt [SCOPE…]  oversyncd adopt (see README)
@@ -103,10 +106,15 @@ fi
 echo "oversyncd (pid $SERVER_PID) at $URL, database: $DSN, log: $LOG"
 
 status=0
-step "simulator: every device scenario, $PARALLEL users in parallel"
+step "simulator: every device scenario, $PARALLEL users in parallel (jcs_uniform_numeric_strings_v1 at $URL)"
 "$SIM_BIN" --server "$URL" --database-url "$DSN" --scenario all --parallel "$PARALLEL" || status=1
 step "simulator: the bundle-change watch scenarios, $PARALLEL users in parallel"
 "$SIM_BIN" --server "$URL" --database-url "$DSN" --scenario watch-all --parallel "$PARALLEL" || status=1
+# The same server and database also serve go-oversync 1f1118f's contract (older apps) under
+# /go_canonical_v1 (docs/wire-profiles.md).
+step "simulator: every device scenario again with go_canonical_v1 clients at $URL/go_canonical_v1"
+"$SIM_BIN" --server "$URL/go_canonical_v1" --wire-profile go_canonical_v1 --database-url "$DSN" \
+  --scenario all --parallel "$PARALLEL" || status=1
 
 step "stop the server"
 stop_server

@@ -258,6 +258,7 @@ Status Device::StartClient() {
   // mobile_flow's scenario defaults (client.md §10).
   config.upload_limit = 100;
   config.download_limit = 100;
+  config.wire_profile = env_.wire_profile;
   oversqlite::RetryPolicy retry;
   retry.max_attempts = 3;
   retry.initial_backoff = oversqlite::Duration(50);

@@ -76,6 +76,9 @@ class SimTransport final : public oversqlite::Transport {
 // What every device of a run shares.
 struct DeviceEnv {
   std::string base_url;
+  // Config::wire_profile of every device (set explicitly, so a device never silently speaks a
+  // profile the server does not).
+  std::string wire_profile = "jcs_uniform_numeric_strings_v1";
   // Mints a bearer token for a user id (thread-safe).
   std::function<Result<std::string>(std::string_view user_id)> mint_token;
   LatencyRecorder* latencies = nullptr;  // not owned; outlives the devices

@@ -2,8 +2,9 @@
 // are real oversqlite clients on file-backed SQLite databases talking to the reference server
 // over HTTP; every scenario verifies on the devices and in PostgreSQL.
 //
-//   oversync-sim [--server URL] [--database-url DSN] [--jwt-secret S] [--scenario NAME|all|
-//                watch-all] [--parallel N] [--json PATH] [--workdir DIR] [--verbose]
+//   oversync-sim [--server URL] [--database-url DSN] [--jwt-secret S] [--wire-profile NAME]
+//                [--scenario NAME|all|watch-all] [--parallel N] [--json PATH] [--workdir DIR]
+//                [--verbose]
 //
 // Without --server the reference server runs in-process on a fresh database of DATABASE_URL (or
 // --database-url), or on a private PostgreSQL cluster when neither is set. With --server,
@@ -51,6 +52,10 @@ constexpr std::string_view kUsage = R"(usage: oversync-sim [options]
                         else a private cluster); with --server: its database, for verification
   --jwt-secret S        HMAC secret of the bearer tokens (default: oversyncd's default secret,
                         or $JWT_SECRET)
+  --wire-profile NAME   jcs_uniform_numeric_strings_v1 (default) or go_canonical_v1: the contract
+                        the devices speak and the in-process server serves (with --server: the
+                        one that server serves at URL; oversyncd serves the other one under
+                        /go_canonical_v1 or /jcs_uniform_numeric_strings_v1)
   --scenario NAME       a scenario, all (default) or watch-all
   --parallel N          users running concurrently, each with its own devices (1..500, default 1)
   --json PATH           write a JSON report
@@ -108,6 +113,14 @@ int Run(const std::vector<std::string>& args) {
       database_url_given = true;
     } else if (arg == "--jwt-secret") {
       options.jwt_secret = *v;
+    } else if (arg == "--wire-profile") {
+      if (*v != "jcs_uniform_numeric_strings_v1" && *v != "go_canonical_v1") {
+        fmt::print(stderr,
+                   "oversync-sim: --wire-profile must be jcs_uniform_numeric_strings_v1 or "
+                   "go_canonical_v1\n");
+        return 2;
+      }
+      options.wire_profile = *v;
     } else if (arg == "--scenario") {
       options.scenario = *v;
     } else if (arg == "--parallel") {

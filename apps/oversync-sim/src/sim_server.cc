@@ -107,6 +107,7 @@ Result<std::unique_ptr<SimServer>> SimServer::Start(SimServerOptions options) {
 
   auto metrics = std::make_shared<PrometheusStageMetrics>();
   ServiceConfig config = oversyncd::ReferenceServiceConfig(metrics);
+  config.wire_profile = opts.wire_profile;
   RuntimeOptions runtime_options;
   runtime_options.database_url = dsn;
   runtime_options.max_connections = opts.max_connections;

@@ -54,6 +54,8 @@ struct SimServerOptions {
   int worker_threads = 16;
   // Runtime log lines at or above this level go to stderr.
   LogLevel runtime_log_level = LogLevel::kError;
+  // ServiceConfig::wire_profile of the server.
+  std::string wire_profile = "jcs_uniform_numeric_strings_v1";
 };
 
 // Answers by status class, counted by the handler wrapper.

@@ -96,6 +96,13 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
     return Error(ErrorCode::kInvalidArgument,
                  fmt::format("--parallel must be 1..{} (got {})", kMaxParallel, options.parallel));
   }
+  if (options.wire_profile != "jcs_uniform_numeric_strings_v1" &&
+      options.wire_profile != "go_canonical_v1") {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("--wire-profile must be jcs_uniform_numeric_strings_v1 or "
+                             "go_canonical_v1 (got {:?})",
+                             options.wire_profile));
+  }
   OVERSYNC_ASSIGN_OR_RETURN(std::vector<const ScenarioDef*> selected,
                             SelectScenarios(options.scenario));
   std::mutex out_mu;
@@ -117,6 +124,7 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
     server_options.admin_dsn = options.database_url;
     server_options.local_pg_dir = workdir.path() / "pg";
     server_options.jwt_secret = secret;
+    server_options.wire_profile = options.wire_profile;
     server_options.max_connections = std::clamp(options.parallel * 2, 16, 64);
     // Every open watch stream holds a handler thread: watch-many-clients-converge keeps 8 per
     // user open at once.
@@ -146,14 +154,16 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
   LatencyRecorder latencies;
   DeviceEnv env;
   env.base_url = report.server_url;
+  env.wire_profile = options.wire_profile;
+  report.wire_profile = options.wire_profile;
   env.mint_token = [&minter](std::string_view user) { return minter.TokenFor(user); };
   env.latencies = &latencies;
   env.watch_converge_within = WatchConvergeDeadline(options.parallel);
   if (options.verbose) env.client_logger = std::make_shared<StderrLogger>(LogLevel::kInfo);
 
   const std::size_t total = selected.size() * static_cast<std::size_t>(options.parallel);
-  emit(fmt::format("server {} | {} scenario(s) x {} user(s) = {} runs | verification: {}",
-                   report.server_url, selected.size(), options.parallel, total,
+  emit(fmt::format("server {} ({}) | {} scenario(s) x {} user(s) = {} runs | verification: {}",
+                   report.server_url, options.wire_profile, selected.size(), options.parallel, total,
                    report.verified_in_postgres ? "devices + PostgreSQL" : "devices only"));
 
   std::mutex results_mu;
@@ -238,7 +248,7 @@ std::string FormatSummary(const SimReport& report) {
   const double seconds = std::max(report.wall_ms / 1000.0, 1e-9);
   std::string out;
   out += "\n==================== oversync-sim summary ====================\n";
-  out += fmt::format("server       {}\n", report.server_url);
+  out += fmt::format("server       {} (wire profile {})\n", report.server_url, report.wire_profile);
   out +=
       fmt::format("verified     on the devices{}\n",
                   report.verified_in_postgres ? " and in PostgreSQL" : " only (no database url)");
@@ -308,6 +318,7 @@ std::string ReportJson(const SimReport& report) {
   protocol::JsonWriter w(out);
   w.BeginObject();
   w.Member("server_url", std::string_view(report.server_url));
+  w.Member("wire_profile", std::string_view(report.wire_profile));
   w.Member("verified_in_postgres", report.verified_in_postgres);
   w.Member("passed", std::int64_t{report.passed});
   w.Member("failed", std::int64_t{report.failed});

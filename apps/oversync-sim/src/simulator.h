@@ -32,6 +32,10 @@ struct SimOptions {
   std::string database_url;
   // HMAC secret of the bearer tokens (must match the server's JWT_SECRET).
   std::string jwt_secret;
+  // The wire profile the devices speak and the in-process server serves (docs/wire-profiles.md):
+  // "jcs_uniform_numeric_strings_v1" (the client's default) or "go_canonical_v1". With --server it
+  // must be the profile that server serves at that URL.
+  std::string wire_profile = "jcs_uniform_numeric_strings_v1";
   // A scenario name, "all" or "watch-all".
   std::string scenario = "all";
   // Users run concurrently (1..500).
@@ -63,6 +67,7 @@ struct SimReport {
   int failed = 0;
   double wall_ms = 0;
   std::string server_url;
+  std::string wire_profile;
   bool verified_in_postgres = false;
   std::map<std::string, std::int64_t> totals;       // sums of the scenario counters
   std::map<std::string, LatencySummary> latencies;  // by OpName

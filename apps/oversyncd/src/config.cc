@@ -106,7 +106,13 @@ Result<Config> ConfigFromEnv(const EnvLookup& lookup) {
                    "jcs_uniform_numeric_strings_v1");
     }
   }
-  if (const std::string raw = get("OVERSYNCD_SECOND_PROFILE_PATH"); !TrimSpace(raw).empty()) {
+  // The default second mount is named after the profile it serves.
+  config.second_profile_path = config.wire_profile == "go_canonical_v1"
+                                   ? "/jcs_uniform_numeric_strings_v1"
+                                   : "/go_canonical_v1";
+  if (const std::string raw = get("OVERSYNCD_SECOND_PROFILE_PATH"); TrimSpace(raw) == "off") {
+    config.second_profile_path.clear();
+  } else if (!TrimSpace(raw).empty()) {
     const std::string path(TrimSpace(raw));
     bool valid = path.size() > 1 && path.front() == '/' && path.back() != '/' &&
                  path.find("//") == std::string::npos;
@@ -116,8 +122,8 @@ Result<Config> ConfigFromEnv(const EnvLookup& lookup) {
     }
     if (!valid || path == "/sync" || path == "/syncx" || path == "/test") {
       return Error(ErrorCode::kInvalidArgument,
-                   "OVERSYNCD_SECOND_PROFILE_PATH must be a path like /b (letters, digits, _ "
-                   "and - between slashes) that is not /sync, /syncx or /test");
+                   "OVERSYNCD_SECOND_PROFILE_PATH must be \"off\" or a path like /b (letters, "
+                   "digits, _ and - between slashes) that is not /sync, /syncx or /test");
     }
     config.second_profile_path = path;
   }

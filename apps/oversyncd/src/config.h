@@ -50,12 +50,14 @@ struct Config {
   // concurrent watchers plus in-flight requests. 1..4096.
   int worker_threads = 256;
   // OVERSYNCD_WIRE_PROFILE: the wire contract served at the root paths (docs/wire-profiles.md):
-  // "go_canonical_v1" (go-oversync 1f1118f, the default: a drop-in for its nethttp_server) or
-  // "jcs_uniform_numeric_strings_v1" (go-oversync's current contract).
-  std::string wire_profile = "go_canonical_v1";
-  // OVERSYNCD_SECOND_PROFILE_PATH: when set (e.g. "/b"), the other profile is served under this
-  // base path from the same database (/b/sync/..., /b/syncx/...). "/" + [A-Za-z0-9_-] segments.
-  std::string second_profile_path;
+  // "jcs_uniform_numeric_strings_v1" (the default: go-oversync's current contract, what its
+  // current nethttp_server speaks) or "go_canonical_v1" (go-oversync 1f1118f).
+  std::string wire_profile = "jcs_uniform_numeric_strings_v1";
+  // OVERSYNCD_SECOND_PROFILE_PATH: the base path under which the other profile is served from
+  // the same database (<path>/sync/..., <path>/syncx/...). Unset: "/" + the other profile's name
+  // (so by default "/go_canonical_v1" serves clients of go-oversync 1f1118f). "off": only the
+  // root profile. Otherwise "/" + [A-Za-z0-9_-] segments. Empty here means off.
+  std::string second_profile_path = "/go_canonical_v1";
 };
 
 // Returns the variable's value, or nullopt when it is not set.

@@ -67,8 +67,14 @@ TEST(ConfigFromEnvTest, RejectsBadWorkerThreads) {
 TEST(ConfigFromEnvTest, WireProfiles) {
   Result<Config> defaults = FromMap({});
   ASSERT_TRUE(defaults.has_value());
-  EXPECT_EQ(defaults->wire_profile, "go_canonical_v1");
-  EXPECT_EQ(defaults->second_profile_path, "");
+  EXPECT_EQ(defaults->wire_profile, "jcs_uniform_numeric_strings_v1");
+  EXPECT_EQ(defaults->second_profile_path, "/go_canonical_v1");
+  Result<Config> root_a = FromMap({{"OVERSYNCD_WIRE_PROFILE", "go_canonical_v1"}});
+  ASSERT_TRUE(root_a.has_value());
+  EXPECT_EQ(root_a->second_profile_path, "/jcs_uniform_numeric_strings_v1");
+  Result<Config> only_root = FromMap({{"OVERSYNCD_SECOND_PROFILE_PATH", " off "}});
+  ASSERT_TRUE(only_root.has_value());
+  EXPECT_EQ(only_root->second_profile_path, "");
   Result<Config> both = FromMap({{"OVERSYNCD_WIRE_PROFILE", " jcs_uniform_numeric_strings_v1 "},
                                  {"OVERSYNCD_SECOND_PROFILE_PATH", "/legacy-v1"}});
   ASSERT_TRUE(both.has_value()) << both.error().ToString();

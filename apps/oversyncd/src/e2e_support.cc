@@ -132,7 +132,11 @@ EnvOverrides BaseEnv() {
           {"OVERSYNCD_LISTEN_ADDR", std::nullopt},
           {"JWT_SECRET", "e2e-secret"},
           {"OVERSYNC_DB_POOL_MAX_CONNS", std::nullopt},
-          {"OVERSYNC_DB_POOL_MIN_CONNS", std::nullopt}};
+          {"OVERSYNC_DB_POOL_MIN_CONNS", std::nullopt},
+          // The end-to-end tests pin go-oversync 1f1118f's behaviour, i.e. go_canonical_v1 at
+          // the root; the wire-profile tests override these.
+          {"OVERSYNCD_WIRE_PROFILE", "go_canonical_v1"},
+          {"OVERSYNCD_SECOND_PROFILE_PATH", std::nullopt}};
 }
 
 void SetEnv(EnvOverrides& env, const std::string& name, std::optional<std::string> value) {

@@ -7,8 +7,9 @@
 // OVERSYNCD_DATA_DIR (default .oversyncd/pg, used when DATABASE_URL is unset), JWT_SECRET,
 // OVERSYNC_DB_POOL_MAX_CONNS, OVERSYNC_DB_POOL_MIN_CONNS, OVERSYNC_LOG_STAGE_TIMINGS,
 // OVERSYNCD_WORKER_THREADS (default 256; each open watch stream holds one),
-// OVERSYNCD_WIRE_PROFILE (default go_canonical_v1) and OVERSYNCD_SECOND_PROFILE_PATH (the other
-// profile under that base path; docs/wire-profiles.md).
+// OVERSYNCD_WIRE_PROFILE (default jcs_uniform_numeric_strings_v1) and
+// OVERSYNCD_SECOND_PROFILE_PATH (the other profile under that base path, default "/" + its name,
+// "off" for none; docs/wire-profiles.md).
 //
 // Stdout: "oversyncd listening on http://HOST:PORT" once the listener is up (PORT=0 picks a free
 // port), then, with the self-managed cluster only, "oversyncd database <libpq conninfo>".

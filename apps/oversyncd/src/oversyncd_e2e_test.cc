@@ -691,8 +691,8 @@ TEST(OversyncdWireProfilesTest, ServesBothProfilesFromOneDatabase) {
   env.emplace_back("DATABASE_URL", db->dsn());
   env.emplace_back("PORT", std::to_string(*port));
   env.emplace_back("JWT_SECRET", "profile-secret");
-  env.emplace_back("OVERSYNCD_WIRE_PROFILE", "jcs_uniform_numeric_strings_v1");
-  env.emplace_back("OVERSYNCD_SECOND_PROFILE_PATH", "/legacy");
+  SetEnv(env, "OVERSYNCD_WIRE_PROFILE", "jcs_uniform_numeric_strings_v1");
+  SetEnv(env, "OVERSYNCD_SECOND_PROFILE_PATH", "/legacy");
   Result<ChildProcess> child = ChildProcess::Spawn({OVERSYNCD_PATH}, env);
   ASSERT_TRUE(child.has_value()) << child.error().ToString();
   ASSERT_TRUE(child->WaitForLine(kListenPrefix, kStartupTimeout).has_value()) << child->output();
@@ -778,6 +778,53 @@ TEST(OversyncdWireProfilesTest, ServesBothProfilesFromOneDatabase) {
   EXPECT_EQ(*exit_status, 0) << child->output();
   EXPECT_NE(child->output().find("oversyncd wire profile jcs_uniform_numeric_strings_v1 at /; "
                                  "go_canonical_v1 at /legacy"),
+            std::string::npos)
+      << child->output();
+}
+
+// docs/wire-profiles.md "Running both": without settings, oversyncd serves the current contract at
+// the root and go_canonical_v1 under /go_canonical_v1.
+TEST(OversyncdWireProfilesTest, DefaultsServeTheCurrentContractAtTheRootAndTheOldOneUnderItsName) {
+  OVERSYNC_PG_TEST_DATABASE(db);
+  Result<std::uint16_t> port = http::testing::PickFreeLoopbackPort();
+  ASSERT_TRUE(port.has_value());
+  EnvOverrides env = BaseEnv();
+  SetEnv(env, "DATABASE_URL", db->dsn());
+  SetEnv(env, "PORT", std::to_string(*port));
+  SetEnv(env, "OVERSYNCD_WIRE_PROFILE", std::nullopt);
+  Result<ChildProcess> child = ChildProcess::Spawn({OVERSYNCD_PATH}, env);
+  ASSERT_TRUE(child.has_value()) << child.error().ToString();
+  ASSERT_TRUE(child->WaitForLine(kListenPrefix, kStartupTimeout).has_value()) << child->output();
+  auto signin = Post(*port, "/dummy-signin", R"({"user":"default-user","password":"x"})");
+  ASSERT_TRUE(signin.has_value());
+  ASSERT_EQ(signin->status, 200) << signin->body;
+  const std::string token = protocol::ParseJson(signin->body)->Find("token")->as_string();
+  const auto get = [&](std::string_view target) -> ClientResponse {
+    auto client = http::testing::LoopbackClient::Connect(*port);
+    EXPECT_TRUE(client.has_value());
+    http::Headers headers;
+    headers.emplace_back("Authorization", "Bearer " + token);
+    headers.emplace_back("Oversync-Source-ID", "device-1");
+    auto r = client->RoundTrip("GET", target, headers, {});
+    EXPECT_TRUE(r.has_value());
+    return r.value_or(ClientResponse{});
+  };
+  auto root = get("/sync/capabilities");
+  ASSERT_EQ(root.status, 200);
+  EXPECT_TRUE(protocol::DecodeCapabilitiesResponse(
+                  root.body, nullptr, protocol::WireProfileId::kJcsUniformNumericStringsV1)
+                  .has_value())
+      << root.body;
+  auto old = get("/go_canonical_v1/sync/capabilities");
+  ASSERT_EQ(old.status, 200);
+  EXPECT_EQ(old.body.find("max_bytes_per_snapshot_row"), std::string::npos) << old.body;
+  EXPECT_EQ(get("/go_canonical_v1/syncx/health").status, 200);
+  child->Signal(SIGTERM);
+  Result<int> exit_status = child->WaitForExit(kExitTimeout);
+  ASSERT_TRUE(exit_status.has_value());
+  EXPECT_EQ(*exit_status, 0) << child->output();
+  EXPECT_NE(child->output().find("oversyncd wire profile jcs_uniform_numeric_strings_v1 at /; "
+                                 "go_canonical_v1 at /go_canonical_v1"),
             std::string::npos)
       << child->output();
 }

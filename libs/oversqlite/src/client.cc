@@ -373,6 +373,16 @@ Status Client::Impl::InitializeMetadata() {
   // In-memory databases answer "memory"; both are fine (client.md §9 item 1).
   OVERSYNC_RETURN_IF_ERROR(internal::Exec(db_, "PRAGMA journal_mode = WAL"));
   OVERSYNC_ASSIGN_OR_RETURN(internal::Tx tx, internal::Tx::Begin(db_));
+  // Whether an SDK without a profile marker (every version before wire profiles, which spoke
+  // only go_canonical_v1) has used this database: its metadata exists but our marker does not.
+  OVERSYNC_ASSIGN_OR_RETURN(
+      Stmt legacy_probe,
+      Prepare(db_, "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                   "'_sync_attachment_state') = 1 AND (SELECT count(*) FROM sqlite_master WHERE "
+                   "type = 'table' AND name = '_sync_cpp_client_info') = 0"));
+  OVERSYNC_ASSIGN_OR_RETURN(bool probed, legacy_probe.Step());
+  const bool legacy_database = probed && legacy_probe.Int(0) == 1;
+  legacy_probe.Reset();
   for (std::string_view sql : kMetadataDdl) OVERSYNC_RETURN_IF_ERROR(internal::Exec(db_, sql));
   // The capture triggers take MAX(dirty_ordinal) for every new dirty row; without an index that
   // is a scan of the whole dirty set, so bulk writes were quadratic (10,000 inserts in one
@@ -391,22 +401,40 @@ Status Client::Impl::InitializeMetadata() {
       db_, "CREATE TABLE IF NOT EXISTS _sync_cpp_client_info (singleton_key INTEGER NOT NULL PRIMARY KEY "
            "CHECK (singleton_key = 1), layout_version INTEGER NOT NULL, wire_profile TEXT NOT NULL)"));
   {
+    // The profile a database gets when it has none recorded: the configured one, else
+    // go_canonical_v1 for a database an earlier SDK used, else the current contract.
+    std::string initial_profile = config_.wire_profile;
+    if (initial_profile.empty()) {
+      initial_profile = std::string(legacy_database ? protocol::GoCanonicalV1Profile().name()
+                                                     : protocol::JcsUniformNumericStringsV1Profile().name());
+    }
     OVERSYNC_ASSIGN_OR_RETURN(
         Stmt insert,
         Prepare(db_, "INSERT INTO _sync_cpp_client_info (singleton_key, layout_version, wire_profile) "
                      "VALUES (1, 1, ?) ON CONFLICT DO NOTHING"));
-    insert.Bind(1, config_.wire_profile);
+    insert.Bind(1, initial_profile);
     OVERSYNC_RETURN_IF_ERROR(insert.Run());
     OVERSYNC_ASSIGN_OR_RETURN(
         Stmt stored, Prepare(db_, "SELECT wire_profile FROM _sync_cpp_client_info WHERE singleton_key = 1"));
     OVERSYNC_ASSIGN_OR_RETURN(bool found, stored.Step());
-    if (found && stored.Text(0) != config_.wire_profile) {
+    if (!found) return Status(ErrorCode::kInternal, "_sync_cpp_client_info has no row after insert");
+    const std::string stored_profile = stored.Text(0);
+    if (!config_.wire_profile.empty() && stored_profile != config_.wire_profile) {
       // docs/wire-profiles.md: one database, one encoding of its outbox and checkpoints.
       return Status(ErrorCode::kFailedPrecondition,
                     fmt::format("this database syncs with wire profile {}, not {}; open it with "
-                                "that profile or start a new database",
-                                stored.Text(0), config_.wire_profile));
+                                "that profile (or leave Config::wire_profile empty) or start a "
+                                "new database",
+                                stored_profile, config_.wire_profile));
     }
+    if (!protocol::FindWireProfile(stored_profile).has_value()) {
+      return Status(ErrorCode::kFailedPrecondition,
+                    fmt::format("this database records wire profile {:?}, which this SDK does not "
+                                "know; open it with the SDK that created it",
+                                stored_profile));
+    }
+    // From here on config_.wire_profile is the database's profile (Client::wire_profile()).
+    config_.wire_profile = stored_profile;
   }
   return tx.Commit();
 }
@@ -816,7 +844,7 @@ Result<std::unique_ptr<Client>> Client::Create(sqlite3* db, std::string base_url
                                                Config config, ClientDeps deps) {
   if (db == nullptr) return Error(ErrorCode::kInvalidArgument, "database handle must not be null");
   if (TrimAsciiSpace(config.schema).empty()) return Error(ErrorCode::kInvalidArgument, "config.Schema must be provided");
-  if (!protocol::FindWireProfile(config.wire_profile).has_value()) {
+  if (!config.wire_profile.empty() && !protocol::FindWireProfile(config.wire_profile).has_value()) {
     return Error(ErrorCode::kInvalidArgument,
                  fmt::format("config.wire_profile {:?} is not a known wire profile",
                              config.wire_profile));
@@ -1029,6 +1057,8 @@ void Client::ResetSnapshotTransferDiagnostics() {
 
 std::string Client::user_id() const { return impl_->UserId(); }
 std::string Client::source_id() const { return impl_->SourceId(); }
+
+std::string_view Client::wire_profile() const noexcept { return impl_->config_.wire_profile; }
 
 Result<std::string> Client::SerializeRow(std::string_view table, std::string_view key) {
   OVERSYNC_ASSIGN_OR_RETURN(auto lock, impl_->AcquireOp());

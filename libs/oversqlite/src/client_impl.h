@@ -281,6 +281,9 @@ class Client::Impl {
   // else 1 s) plus up to +100 % jitter while 30 s have not passed.
   Status WithSnapshotCapacityRetry(const std::function<Status()>& attempt);
   static bool IsRetryableError(const Status& status);
+  // Fails (kFailedPrecondition, ClientErrorKind::kAttachLifecycleUnsupported) when the
+  // capabilities body shows the server speaks the other wire profile.
+  Status CheckServerWireProfile(std::string_view capabilities_body) const;
   Result<protocol::CapabilitiesResponse> FetchCapabilities(std::string_view retry_operation);
 
   // ---- push.cc ----

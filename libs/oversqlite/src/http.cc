@@ -10,6 +10,7 @@
 
 #include "client_impl.h"
 #include "oversync/protocol/codec.h"
+#include "oversync/protocol/json_value.h"
 
 namespace oversync::oversqlite {
 namespace {
@@ -201,10 +202,39 @@ Status Client::Impl::WithSnapshotCapacityRetry(const std::function<Status()>& at
   }
 }
 
+Status Client::Impl::CheckServerWireProfile(std::string_view capabilities_body) const {
+  // Both contracts share every path and the label "v1"; what tells them apart is that a
+  // profile-B server always sends registered_table_specs and the snapshot admission limits
+  // (protocol-b.md §5.1), which a go_canonical_v1 server never sends. Naming the mismatch beats
+  // the decoder's "missing member" or the first push's 400.
+  Result<protocol::JsonValue> document = protocol::ParseJson(capabilities_body);
+  if (!document.has_value() || !document->is_object()) return Status::Ok();  // the decoder reports it
+  const protocol::JsonValue* limits = document->Find("bundle_limits");
+  const bool server_speaks_b = document->Find("registered_table_specs") != nullptr &&
+                               limits != nullptr && limits->is_object() &&
+                               limits->Find("max_concurrent_snapshot_builds") != nullptr;
+  if (server_speaks_b == ProfileB()) return Status::Ok();
+  const std::string_view server_profile =
+      server_speaks_b ? "jcs_uniform_numeric_strings_v1" : "go_canonical_v1";
+  ClientErrorDetail detail;
+  detail.kind = ClientErrorKind::kAttachLifecycleUnsupported;
+  detail.reason = fmt::format("server speaks wire profile {}", server_profile);
+  return MakeClientError(
+      ErrorCode::kFailedPrecondition,
+      fmt::format("the server at {} speaks wire profile {} but this database syncs with {}; point "
+                  "the client at a mount that serves {} (oversyncd serves the other profile under "
+                  "OVERSYNCD_SECOND_PROFILE_PATH) or use a new database with Config::wire_profile "
+                  "= \"{}\"",
+                  base_url_, server_profile, config_.wire_profile, config_.wire_profile,
+                  server_profile),
+      detail);
+}
+
 Result<protocol::CapabilitiesResponse> Client::Impl::FetchCapabilities(std::string_view retry_operation) {
   protocol::CapabilitiesResponse capabilities;
   Status status = WithRetry(retry_operation, [&]() -> Status {
     OVERSYNC_ASSIGN_OR_RETURN(HttpResponse response, Call("GET", "/sync/capabilities", std::nullopt, true));
+    OVERSYNC_RETURN_IF_ERROR(CheckServerWireProfile(response.body));
     OVERSYNC_ASSIGN_OR_RETURN(capabilities, protocol::DecodeCapabilitiesResponse(
                                                   response.body, nullptr, WireProfile()));
     return Status::Ok();

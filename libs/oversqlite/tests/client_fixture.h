@@ -167,8 +167,12 @@ class ClientFixture : public ::testing::Test {
     retry.max_backoff = Duration(2);
     retry.jitter_fraction = 0;
     config.retry_policy = retry;
+    // The client default (empty: a new database gets profile B) unless the run pins profile A.
+    if (TestWireProfile() != "jcs_uniform_numeric_strings_v1") config.wire_profile = TestWireProfile();
     return config;
   }
+
+  static bool TestingProfileB() { return TestWireProfile() == "jcs_uniform_numeric_strings_v1"; }
 
   std::string NewPath() const {
     // Parameterized test names contain '/'.
@@ -221,7 +225,7 @@ class ClientFixture : public ::testing::Test {
     if (tweak) tweak(config);
     ClientDeps deps;
     deps.transport = device.transport;
-    Result<std::unique_ptr<Client>> client = Client::CreateForPath(
+    Result<std::unique_ptr<Client>> client = CreateTestClientForPath(
         device.path, server_->base_url(), server_->TokenProviderFor(user_), config, deps);
     ASSERT_TRUE(client.has_value()) << client.error().ToString();
     device.client = std::move(*client);

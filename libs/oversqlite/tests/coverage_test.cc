@@ -1018,7 +1018,7 @@ TEST_F(CoverageTest, TrailingSlashBaseUrlWorksForEveryEndpoint) {
   d.transport = std::make_shared<FaultTransport>(*curl);
   ClientDeps deps;
   deps.transport = d.transport;
-  Result<std::unique_ptr<Client>> client = Client::CreateForPath(
+  Result<std::unique_ptr<Client>> client = CreateTestClientForPath(
       d.path, server_->base_url() + "/", server_->TokenProviderFor(user_), MakeConfig(), deps);
   ASSERT_TRUE(client.has_value()) << client.error().ToString();
   d.client = std::move(*client);
@@ -1234,7 +1234,7 @@ TEST_F(CoverageTest, UserSwitchPushesCommitWithoutSourceRecovery) {
   {
     ClientDeps deps;
     deps.transport = d.transport;
-    auto client = Client::CreateForPath(d.path, server_->base_url(), server_->TokenProviderFor(bob), MakeConfig(), deps);
+    auto client = CreateTestClientForPath(d.path, server_->base_url(), server_->TokenProviderFor(bob), MakeConfig(), deps);
     ASSERT_TRUE(client.has_value()) << client.error().ToString();
     d.client = std::move(*client);
   }

@@ -102,16 +102,20 @@ TEST_F(ProfileBClientTest, NumbersTravelExactlyAndHashesVerify) {
   EXPECT_EQ(ServerText("SELECT count_value FROM business.typed_rows"), "-9223372036854775808");
 }
 
-// docs/wire-profiles.md: a database keeps the profile it was created with.
+// docs/wire-profiles.md: a database keeps the profile it was created with; an empty
+// Config::wire_profile means "the database's profile", profile B for a new database and
+// go_canonical_v1 for a database an SDK without wire profiles used.
 TEST_F(ProfileBClientTest, ADatabaseNeverChangesProfileSilently) {
   Device& device = TypedDevice();
   ASSERT_FALSE(HasFatalFailure());
   device.client.reset();
   Config config = MakeConfig();
-  config.tables.push_back({"typed_rows", "id", {}});  // profile A, the default
+  ProfileB(config);
   // Refused when the client is created on the file (before anything is written).
+  Config profile_a = config;
+  profile_a.wire_profile = "go_canonical_v1";
   Result<std::unique_ptr<Client>> client = Client::CreateForPath(
-      device.path, server_->base_url(), server_->TokenProviderFor(user_), config, {});
+      device.path, server_->base_url(), server_->TokenProviderFor(user_), profile_a, {});
   ASSERT_FALSE(client.has_value());
   EXPECT_EQ(client.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_NE(client.error().message().find("wire profile jcs_uniform_numeric_strings_v1"),
@@ -121,6 +125,50 @@ TEST_F(ProfileBClientTest, ADatabaseNeverChangesProfileSilently) {
   unknown.wire_profile = "v2";
   EXPECT_FALSE(Client::CreateForPath(device.path, server_->base_url(),
                                      server_->TokenProviderFor(user_), unknown, {})
+                   .has_value());
+  // Empty: the database's own profile.
+  Config unset = config;
+  unset.wire_profile.clear();
+  client = Client::CreateForPath(device.path, server_->base_url(), server_->TokenProviderFor(user_),
+                                 unset, {});
+  ASSERT_TRUE(client.has_value()) << client.error().ToString();
+  EXPECT_EQ((*client)->wire_profile(), kProfileB);
+  client->reset();
+
+  // A new database with an empty setting gets profile B.
+  Device& fresh = NewDevice();
+  client = Client::CreateForPath(fresh.path, server_->base_url(), server_->TokenProviderFor(user_),
+                                 MakeConfig(), {});
+  ASSERT_TRUE(client.has_value()) << client.error().ToString();
+  EXPECT_EQ((*client)->wire_profile(), TestWireProfile() == kProfileB ? kProfileB : "go_canonical_v1");
+  client->reset();
+
+  // A database an earlier SDK used (its metadata, no profile marker) stays go_canonical_v1:
+  // that SDK spoke nothing else.
+  Device& legacy = NewDevice();
+  Config legacy_config = MakeConfig();
+  legacy_config.wire_profile = "go_canonical_v1";
+  client = Client::CreateForPath(legacy.path, server_->base_url(), server_->TokenProviderFor(user_),
+                                 legacy_config, {});
+  ASSERT_TRUE(client.has_value()) << client.error().ToString();
+  client->reset();
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(legacy.path.c_str(), &raw), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(raw, "DROP TABLE _sync_cpp_client_info", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  Config legacy_unset = MakeConfig();
+  legacy_unset.wire_profile.clear();
+  client = Client::CreateForPath(legacy.path, server_->base_url(), server_->TokenProviderFor(user_),
+                                 legacy_unset, {});
+  ASSERT_TRUE(client.has_value()) << client.error().ToString();
+  EXPECT_EQ((*client)->wire_profile(), "go_canonical_v1");
+  client->reset();
+  legacy_unset.wire_profile = std::string(kProfileB);
+  EXPECT_FALSE(Client::CreateForPath(legacy.path, server_->base_url(),
+                                     server_->TokenProviderFor(user_), legacy_unset, {})
                    .has_value());
 }
 
@@ -152,8 +200,14 @@ TEST_F(ProfileBClientTest, SnapshotCapacityAnswersAreRetriedAfterRetryAfter) {
 // from the server's registered set does not attach.
 TEST_F(ProfileBClientTest, AttachRefusesADifferentTableSet) {
   Device& device = NewDevice();
-  Create(device, [](Config& config) { config.wire_profile = std::string(kProfileB); });
-  ASSERT_FALSE(HasFatalFailure());
+  // Client::CreateForPath itself: the fixture's Create completes the table set.
+  Config config = MakeConfig();
+  config.wire_profile = std::string(kProfileB);
+  Result<std::unique_ptr<Client>> created = Client::CreateForPath(
+      device.path, server_->base_url(), server_->TokenProviderFor(user_), config, {});
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  device.client = std::move(*created);
+  ASSERT_TRUE(device.client->Open().ok());
   Result<AttachResult> attached = device.client->Attach(user_);
   ASSERT_FALSE(attached.has_value());
   EXPECT_EQ(attached.error().code(), ErrorCode::kFailedPrecondition);
@@ -161,6 +215,61 @@ TEST_F(ProfileBClientTest, AttachRefusesADifferentTableSet) {
                 "server-only [business.categories, business.posts, business.typed_rows]"),
             std::string::npos)
       << attached.error().ToString();
+}
+
+// Both contracts share every path and "v1": Attach names a client/server profile mismatch
+// (from the capabilities shape, protocol-b.md §5.1) instead of failing later on a decoder error
+// or the first push's 400.
+TEST_F(ProfileBClientTest, AttachNamesAWireProfileMismatch) {
+  // A go_canonical_v1 database against this profile-B server.
+  Device& old_app = NewDevice();
+  Config profile_a = MakeConfig();
+  profile_a.wire_profile = "go_canonical_v1";
+  Result<std::unique_ptr<Client>> created = Client::CreateForPath(
+      old_app.path, server_->base_url(), server_->TokenProviderFor(user_), profile_a, {});
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  ASSERT_TRUE((*created)->Open().ok());
+  Result<AttachResult> attached = (*created)->Attach(user_);
+  ASSERT_FALSE(attached.has_value());
+  EXPECT_EQ(attached.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(attached.error().message().find(
+                "speaks wire profile jcs_uniform_numeric_strings_v1 but this database syncs with "
+                "go_canonical_v1"),
+            std::string::npos)
+      << attached.error().ToString();
+  created->reset();
+
+  // A profile-B database against a go_canonical_v1 server.
+  TestServerOptions options;
+  options.wire_profile = "go_canonical_v1";
+  Result<std::unique_ptr<TestServer>> server_a = TestServer::Start(options);
+  ASSERT_TRUE(server_a.has_value()) << server_a.error().ToString();
+  Device& new_app = NewDevice();
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(new_app.path.c_str(), &raw), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(raw, std::string(kTypedRowsDdl).c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  Config profile_b = MakeConfig();
+  ProfileB(profile_b);
+  created = Client::CreateForPath(new_app.path, (*server_a)->base_url(),
+                                  (*server_a)->TokenProviderFor(user_), profile_b, {});
+  ASSERT_TRUE(created.has_value()) << created.error().ToString();
+  ASSERT_TRUE((*created)->Open().ok());
+  attached = (*created)->Attach(user_);
+  ASSERT_FALSE(attached.has_value());
+  EXPECT_EQ(attached.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(attached.error().message().find(
+                "speaks wire profile go_canonical_v1 but this database syncs with "
+                "jcs_uniform_numeric_strings_v1"),
+            std::string::npos)
+      << attached.error().ToString();
+  const ClientErrorDetail* detail = ClientErrorOf(attached.error());
+  ASSERT_NE(detail, nullptr);
+  EXPECT_EQ(detail->kind, ClientErrorKind::kAttachLifecycleUnsupported);
+  created->reset();
 }
 
 }  // namespace

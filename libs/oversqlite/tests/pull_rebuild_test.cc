@@ -24,7 +24,9 @@
 #include "oversync/oversqlite/client.h"
 #include "oversync/oversqlite/errors.h"
 #include "oversync/oversqlite/transport.h"
+#include "oversync/protocol/bundle_hash.h"
 #include "oversync/protocol/codec.h"
+#include "oversync/protocol/json_value.h"
 #include "oversync/protocol/messages.h"
 #include "oversync/server/sync_transaction.h"
 #include "test_server.h"
@@ -114,7 +116,7 @@ class PullRebuildTest : public ::testing::Test {
     if (tweak) tweak(config);
     ClientDeps deps;
     deps.transport = transport_;
-    Result<std::unique_ptr<Client>> client = Client::Create(
+    Result<std::unique_ptr<Client>> client = CreateTestClient(
         raw_db_, server_->base_url(), server_->TokenProviderFor(std::string(kUser)), config, deps);
     ASSERT_TRUE(client.has_value()) << client.error().ToString();
     client_ = std::move(*client);
@@ -736,10 +738,21 @@ TEST_F(PullRebuildTest, SourceRecoveryRotationPreservesOutboxAndReusesReplacemen
       "key_json, wire_key_json, op, base_row_version, local_payload, wire_payload) VALUES "
       "(3, 0, 'business', 'categories', '{0}', '{0}', 'INSERT', 0, '{1}', '{1}')",
       outbox_key, outbox_payload));
+  // Profile B sends the frozen bundle's canonical_request_hash (protocol-b.md §4.2), which the
+  // freeze would have computed; the test computes it the same way.
+  std::string request_hash;
+  if (TestWireProfile() == "jcs_uniform_numeric_strings_v1") {
+    protocol::CanonicalRequestHasher hasher;
+    Result<protocol::JsonValue> key = protocol::ParseJson(outbox_key);
+    Result<protocol::JsonValue> payload = protocol::ParseJson(outbox_payload);
+    ASSERT_TRUE(key.has_value() && payload.has_value());
+    ASSERT_TRUE(hasher.AddRow("business", "categories", *key, protocol::Op::kInsert, 0, &*payload).ok());
+    request_hash = hasher.Finish().hex;
+  }
   ExecLocal(fmt::format(
       "UPDATE _sync_outbox_bundle SET state = 'prepared', source_id = '{}', source_bundle_id = 3, "
-      "row_count = 1",
-      old_source));
+      "row_count = 1, canonical_request_hash = '{}'",
+      old_source, request_hash));
   ExecLocal(fmt::format("UPDATE categories SET name = 'edited' WHERE id = '{}'", Uuid(1)));
   ASSERT_EQ(LocalInt("SELECT count(*) FROM _sync_dirty_rows"), 1);
   ExecLocal(fmt::format(

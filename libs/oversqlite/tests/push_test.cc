@@ -174,7 +174,7 @@ class PushTest : public ::testing::Test {
     ClientDeps deps;
     deps.transport = device.transport;
     Result<std::unique_ptr<Client>> client =
-        Client::CreateForPath(device.path, server_->base_url(),
+        CreateTestClientForPath(device.path, server_->base_url(),
                               server_->TokenProviderFor(std::string(kUser)), config, deps);
     ASSERT_TRUE(client.has_value()) << client.error().ToString();
     device.client = std::move(*client);

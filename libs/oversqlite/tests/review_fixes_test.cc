@@ -425,12 +425,15 @@ TEST_F(ReviewFixesTest, CommittedBundleRowVersionOtherThanBundleSeqFailsClosed) 
         FaultTransport::PathOf(request.url).rfind("/sync/committed-bundles/", 0) != 0) {
       return;
     }
+    const protocol::WireProfileId profile = TestingProfileB()
+                                                ? protocol::WireProfileId::kJcsUniformNumericStringsV1
+                                                : protocol::WireProfileId::kGoCanonicalV1;
     Result<protocol::CommittedBundleRowsResponse> page =
-        protocol::DecodeCommittedBundleRowsResponse(response.body);
+        protocol::DecodeCommittedBundleRowsResponse(response.body, nullptr, profile);
     ASSERT_TRUE(page.has_value()) << response.body;
     ASSERT_FALSE(page->rows.empty());
     page->rows[0].row_version = page->bundle_seq + 1;
-    response.body = protocol::EncodeCommittedBundleRowsResponse(*page);
+    response.body = protocol::EncodeCommittedBundleRowsResponse(*page, profile);
   });
   Result<PushReport> failed = d.client->PushPending();
   d.transport->SetResponseRewriter(nullptr);

@@ -1,8 +1,10 @@
 #include "test_server.h"
 
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -23,6 +25,105 @@ TestServer::TestServer(PrivateTag /*tag*/, TestServerOptions opts)
 
 TestServer::~TestServer() { Stop(); }
 
+std::string TestWireProfile() {
+  // Tests may read the environment (only libraries may not); CTest sets this per registration.
+  const char* raw = std::getenv("OVERSQLITE_TEST_WIRE_PROFILE");
+  if (raw != nullptr && *raw != '\0') return raw;
+  return "jcs_uniform_numeric_strings_v1";
+}
+
+const std::string_view kServerTablesDdl = R"sql(
+CREATE TABLE IF NOT EXISTS users (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at TEXT, updated_at TEXT);
+CREATE TABLE IF NOT EXISTS posts (
+  id TEXT PRIMARY KEY, title TEXT NOT NULL, content TEXT NOT NULL,
+  author_id TEXT REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED, created_at TEXT,
+  updated_at TEXT);
+CREATE TABLE IF NOT EXISTS categories (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL,
+  parent_id TEXT REFERENCES categories(id) DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE IF NOT EXISTS files (id BLOB PRIMARY KEY, name TEXT NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS file_reviews (
+  id BLOB PRIMARY KEY, review TEXT NOT NULL,
+  file_id BLOB NOT NULL REFERENCES files(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE IF NOT EXISTS teams (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL,
+  captain_member_id TEXT REFERENCES team_members(id) DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE IF NOT EXISTS team_members (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL,
+  team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE IF NOT EXISTS typed_rows (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, note TEXT, count_value INTEGER,
+  enabled_flag INTEGER NOT NULL, rating REAL, data BLOB, created_at TIMESTAMP);
+)sql";
+
+namespace {
+
+bool TestingProfileB(const Config& config) {
+  return config.wire_profile.empty() ? TestWireProfile() == "jcs_uniform_numeric_strings_v1"
+                                     : config.wire_profile == "jcs_uniform_numeric_strings_v1";
+}
+
+// A profile-A run pins the client's profile (the empty default would give new databases B).
+void PinTestWireProfile(Config& config) {
+  if (config.wire_profile.empty() && TestWireProfile() != "jcs_uniform_numeric_strings_v1") {
+    config.wire_profile = TestWireProfile();
+  }
+}
+
+Status CreateServerTablesOn(sqlite3* db) {
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db, std::string(kServerTablesDdl).c_str(), nullptr, nullptr, &message);
+  const std::string text = message != nullptr ? message : "";
+  sqlite3_free(message);
+  if (rc != SQLITE_OK) return Status(ErrorCode::kInternal, "server tables DDL: " + text);
+  return Status::Ok();
+}
+
+}  // namespace
+
+void CompleteServerTableSet(Config& config) {
+  if (!TestingProfileB(config)) return;
+  for (const char* table : {"users", "posts", "categories", "files", "file_reviews", "teams",
+                            "team_members", "typed_rows"}) {
+    const bool present = std::any_of(config.tables.begin(), config.tables.end(),
+                                     [&](const SyncTable& t) { return t.table_name == table; });
+    if (!present) config.tables.push_back({table, "id", {}});
+  }
+}
+
+Status CreateServerTables(const std::string& path) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)> db(raw, &sqlite3_close_v2);
+  if (rc != SQLITE_OK) return Status(ErrorCode::kInternal, "open " + path);
+  return CreateServerTablesOn(db.get());
+}
+
+Result<std::unique_ptr<Client>> CreateTestClientForPath(const std::string& path, std::string base_url,
+                                                        TokenProvider token_provider, Config config,
+                                                        ClientDeps deps) {
+  PinTestWireProfile(config);
+  if (TestingProfileB(config)) {
+    CompleteServerTableSet(config);
+    OVERSYNC_RETURN_IF_ERROR(CreateServerTables(path));
+  }
+  return Client::CreateForPath(path, std::move(base_url), std::move(token_provider), std::move(config),
+                               std::move(deps));
+}
+
+Result<std::unique_ptr<Client>> CreateTestClient(sqlite3* db, std::string base_url,
+                                                 TokenProvider token_provider, Config config,
+                                                 ClientDeps deps) {
+  PinTestWireProfile(config);
+  if (TestingProfileB(config)) {
+    CompleteServerTableSet(config);
+    OVERSYNC_RETURN_IF_ERROR(CreateServerTablesOn(db));
+  }
+  return Client::Create(db, std::move(base_url), std::move(token_provider), std::move(config),
+                        std::move(deps));
+}
+
 Result<std::unique_ptr<TestServer>> TestServer::Start(TestServerOptions opts) {
   auto server = std::make_unique<TestServer>(PrivateTag{}, std::move(opts));
   OVERSYNC_ASSIGN_OR_RETURN(server->database_, oversync::testing::PgTestDatabase::Create());
@@ -41,6 +142,7 @@ Result<std::unique_ptr<TestServer>> TestServer::Start(TestServerOptions opts) {
   ServiceConfig config = oversyncd::ReferenceServiceConfig(metrics);
   // A worker deleting bundles on its own schedule would make retention tests racy.
   config.background_retention = false;
+  config.wire_profile = server->options_.wire_profile;
   if (server->options_.configure) server->options_.configure(config);
 
   RuntimeOptions runtime_options;

@@ -27,6 +27,7 @@
 #include "oversync/common/clock.h"
 #include "oversync/common/logger.h"
 #include "oversync/common/status.h"
+#include "oversync/oversqlite/client.h"
 #include "oversync/oversqlite/transport.h"
 #include "oversync/server/config.h"
 #include "oversync/server/runtime_service.h"
@@ -44,7 +45,32 @@ class PgTestDatabase;
 
 namespace oversync::oversqlite::testing {
 
+// The wire profile the client tests run under: OVERSQLITE_TEST_WIRE_PROFILE when set (CTest
+// runs every client test binary once per profile), else jcs_uniform_numeric_strings_v1 (the
+// client's default for new databases).
+std::string TestWireProfile();
+
+// Every business table the reference server registers, locally (CREATE TABLE IF NOT EXISTS,
+// so a test's own variant of a table, created first, wins).
+extern const std::string_view kServerTablesDdl;
+
+// A profile-B client must sync exactly the server's table set (kmp-client.md §3.2). Under
+// profile B these complete a test's configuration and database with the server tables the test
+// does not use (they stay empty); under profile A they change nothing.
+void CompleteServerTableSet(Config& config);
+Status CreateServerTables(const std::string& path);
+
+// Client::CreateForPath / Client::Create after CompleteServerTableSet + CreateServerTables.
+Result<std::unique_ptr<Client>> CreateTestClientForPath(const std::string& path, std::string base_url,
+                                                        TokenProvider token_provider, Config config,
+                                                        ClientDeps deps = {});
+Result<std::unique_ptr<Client>> CreateTestClient(sqlite3* db, std::string base_url,
+                                                 TokenProvider token_provider, Config config,
+                                                 ClientDeps deps = {});
+
 struct TestServerOptions {
+  // The ServiceConfig::wire_profile of the server (applied before `configure`).
+  std::string wire_profile = TestWireProfile();
   // HMAC secret the App verifies bearer tokens with (TokenFor signs with it).
   std::string jwt_secret = "test-secret";
   // RuntimeService pool size.

@@ -82,9 +82,12 @@ struct Config {
   Duration http_timeout{120'000};       // per request (Go: http.Client.Timeout)
   // The server's wire contract (docs/wire-profiles.md): "go_canonical_v1" (go-oversync 1f1118f)
   // or "jcs_uniform_numeric_strings_v1" (go-oversync's current contract: numbers travel as
-  // strings, RFC 8785 hashes, canonical_request_hash). A database remembers the profile it was
-  // first opened with; Open() refuses a different one rather than mix encodings in one outbox.
-  std::string wire_profile = "go_canonical_v1";
+  // strings, RFC 8785 hashes, canonical_request_hash). Empty (the default) means "the profile
+  // this database records": a new database gets jcs_uniform_numeric_strings_v1, a database an
+  // SDK without wire profiles used gets go_canonical_v1 (the only contract it spoke). A database
+  // remembers its profile; Create refuses a different explicit one (kFailedPrecondition) rather
+  // than mix encodings in one outbox. Client::wire_profile() reports the one in use.
+  std::string wire_profile;
 };
 
 // The reference defaults for `schema` and `tables` (client.md §1.1 DefaultConfig).
@@ -339,6 +342,9 @@ class Client {
   std::string user_id() const;
   // The in-memory current source id ("" before Open).
   std::string source_id() const;
+  // The wire profile this database syncs with (Config::wire_profile resolved at Create).
+  // Immutable after Create; thread-safe.
+  std::string_view wire_profile() const noexcept;
 
   // The row as local JSON (lower-cased column names, BLOBs as lowercase hex), computed with the
   // capture trigger's own expression. `key` is the local key (text, or for BLOB keys dashed UUID,
