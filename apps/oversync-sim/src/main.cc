@@ -3,8 +3,8 @@
 // over HTTP; every scenario verifies on the devices and in PostgreSQL.
 //
 //   oversync-sim [--server URL] [--database-url DSN] [--jwt-secret S] [--wire-profile NAME]
-//                [--scenario NAME|all|watch-all] [--parallel N] [--json PATH] [--workdir DIR]
-//                [--verbose]
+//                [--scenario NAME|all|watch-all] [--parallel N] [--processes K] [--run-id ID]
+//                [--json PATH] [--workdir DIR] [--verbose]
 //
 // Without --server the reference server runs in-process on a fresh database of DATABASE_URL (or
 // --database-url), or on a private PostgreSQL cluster when neither is set. With --server,
@@ -22,6 +22,7 @@
 #include <exception>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,10 +59,16 @@ constexpr std::string_view kUsage = R"(usage: oversync-sim [options]
                         /go_canonical_v1 or /jcs_uniform_numeric_strings_v1)
   --scenario NAME       a scenario, all (default) or watch-all
   --parallel N          users running concurrently, each with its own devices (1..500, default 1)
+  --processes K         spread the users over K simulator processes (1..64, default 1; each
+                        process has its own descriptor limit: use it when one process cannot
+                        open enough files, e.g. watch-all with hundreds of users)
+  --run-id ID           prefix of the user ids (default: derived from the time and pid)
   --json PATH           write a JSON report
   --workdir DIR         keep the SQLite files in DIR (default: a temporary directory, removed)
   --verbose             print every step
   --list                list the scenarios
+internal (set by --processes for its child processes): --first-user N, --total-users N,
+  --progress-prefix P, --latency-samples, --discard-device-files, --no-summary
 )";
 
 std::optional<std::string> GetEnv(const char* name) {
@@ -75,6 +82,7 @@ int Run(const std::vector<std::string>& args) {
   oversync::sim::SimOptions options;
   std::string json_path;
   bool database_url_given = false;
+  bool print_summary = true;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     std::optional<std::string> inline_value;
@@ -89,6 +97,18 @@ int Run(const std::vector<std::string>& args) {
     };
     if (arg == "--verbose") {
       options.verbose = true;
+      continue;
+    }
+    if (arg == "--latency-samples") {
+      options.latency_samples_in_json = true;
+      continue;
+    }
+    if (arg == "--discard-device-files") {
+      options.discard_device_files = true;
+      continue;
+    }
+    if (arg == "--no-summary") {
+      print_summary = false;
       continue;
     }
     if (arg == "--help" || arg == "-h") {
@@ -123,13 +143,25 @@ int Run(const std::vector<std::string>& args) {
       options.wire_profile = *v;
     } else if (arg == "--scenario") {
       options.scenario = *v;
-    } else if (arg == "--parallel") {
+    } else if (arg == "--parallel" || arg == "--processes" || arg == "--first-user" ||
+               arg == "--total-users") {
+      int number = 0;
       try {
-        options.parallel = std::stoi(*v);
+        std::size_t used = 0;
+        number = std::stoi(*v, &used);
+        if (used != v->size()) throw std::invalid_argument(*v);
       } catch (const std::exception&) {
-        fmt::print(stderr, "oversync-sim: --parallel needs a number\n");
+        fmt::print(stderr, "oversync-sim: {} needs a number\n", arg);
         return 2;
       }
+      if (arg == "--parallel") options.parallel = number;
+      if (arg == "--processes") options.processes = number;
+      if (arg == "--first-user") options.first_user = number;
+      if (arg == "--total-users") options.total_users = number;
+    } else if (arg == "--run-id") {
+      options.run_id = *v;
+    } else if (arg == "--progress-prefix") {
+      options.progress_prefix = *v;
     } else if (arg == "--json") {
       json_path = *v;
     } else if (arg == "--workdir") {
@@ -155,7 +187,7 @@ int Run(const std::vector<std::string>& args) {
     fmt::print(stderr, "oversync-sim: {}\n", report.error().message());
     return 2;
   }
-  fmt::print("{}", oversync::sim::FormatSummary(*report));
+  if (print_summary) fmt::print("{}", oversync::sim::FormatSummary(*report));
   if (!json_path.empty()) {
     std::ofstream file(json_path, std::ios::binary | std::ios::trunc);
     file << oversync::sim::ReportJson(*report);
@@ -163,7 +195,7 @@ int Run(const std::vector<std::string>& args) {
       fmt::print(stderr, "oversync-sim: cannot write {}\n", json_path);
       return 2;
     }
-    fmt::print("report       {}\n", json_path);
+    if (print_summary) fmt::print("report       {}\n", json_path);
   }
   return report->AllPassed() ? 0 : 1;
 }

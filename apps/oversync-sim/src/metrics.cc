@@ -26,12 +26,14 @@ void LatencyRecorder::Record(Op op, double ms) {
   samples_.at(static_cast<std::size_t>(op)).push_back(ms);
 }
 
-LatencySummary LatencyRecorder::Summarize(Op op) const {
-  std::vector<double> samples;
-  {
-    const std::lock_guard<std::mutex> lock(mu_);
-    samples = samples_.at(static_cast<std::size_t>(op));
-  }
+std::vector<double> LatencyRecorder::Samples(Op op) const {
+  const std::lock_guard<std::mutex> lock(mu_);
+  return samples_.at(static_cast<std::size_t>(op));
+}
+
+LatencySummary LatencyRecorder::Summarize(Op op) const { return SummarizeSamples(Samples(op)); }
+
+LatencySummary SummarizeSamples(std::vector<double> samples) {
   LatencySummary out;
   out.count = samples.size();
   if (samples.empty()) return out;

@@ -28,10 +28,14 @@ struct LatencySummary {
   double max_ms = 0;
 };
 
+// Nearest-rank percentiles of `samples` (any order).
+LatencySummary SummarizeSamples(std::vector<double> samples);
+
 class LatencyRecorder {
  public:
   void Record(Op op, double ms);
   LatencySummary Summarize(Op op) const;
+  std::vector<double> Samples(Op op) const;
 
  private:
   mutable std::mutex mu_;

@@ -184,4 +184,18 @@ Status SimServer::Stop() {
   return result;
 }
 
+Result<std::unique_ptr<RuntimeService>> StartSideRuntime(const std::string& dsn,
+                                                         const std::string& wire_profile) {
+  ServiceConfig config = oversyncd::ReferenceServiceConfig(std::make_shared<PrometheusStageMetrics>());
+  config.wire_profile = wire_profile;
+  config.background_retention = false;  // the server owns its retention schedule
+  RuntimeOptions runtime_options;
+  runtime_options.database_url = dsn;
+  runtime_options.max_connections = 4;
+  OVERSYNC_ASSIGN_OR_RETURN(std::unique_ptr<RuntimeService> service,
+                            RuntimeService::Create(std::move(config), std::move(runtime_options)));
+  OVERSYNC_RETURN_IF_ERROR(service->Bootstrap());
+  return service;
+}
+
 }  // namespace oversync::sim

@@ -58,6 +58,14 @@ struct SimServerOptions {
   std::string wire_profile = "jcs_uniform_numeric_strings_v1";
 };
 
+// A runtime over an existing server's database (oversyncd's registered tables, `wire_profile`,
+// no HTTP, no background retention), bootstrapped: what a second server process sharing the
+// database would run. The simulator uses it against an external server for server-originated
+// writes and retention passes. Errors: whatever RuntimeService::Create / Bootstrap return (e.g.
+// a database whose layout or tables differ).
+Result<std::unique_ptr<RuntimeService>> StartSideRuntime(const std::string& dsn,
+                                                         const std::string& wire_profile);
+
 // Answers by status class, counted by the handler wrapper.
 struct ServerCounters {
   std::atomic<std::int64_t> requests{0};

@@ -9,12 +9,13 @@
 #include <string>
 #include <string_view>
 
+#include "shards.h"
 #include "simulator.h"
 
 namespace oversync::sim {
 namespace {
 
-void RunSetWithTwoParallelUsers(const char* set, std::size_t expected_runs) {
+void RunSetWithTwoParallelUsers(const char* set, std::size_t expected_runs, int processes = 1) {
   // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts
   const char* dsn = std::getenv("OVERSYNC_TEST_DSN");
   if (dsn == nullptr || *dsn == '\0') {
@@ -26,6 +27,8 @@ void RunSetWithTwoParallelUsers(const char* set, std::size_t expected_runs) {
   options.database_url = dsn;
   options.scenario = set;
   options.parallel = 2;
+  options.processes = processes;
+  options.executable = OVERSYNC_SIM_PATH;
   options.progress = [](std::string_view line) {
     std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
   };
@@ -57,6 +60,65 @@ TEST(SimulatorTest, AllScenariosPassWithTwoParallelUsers) {
 
 TEST(SimulatorTest, WatchScenariosPassWithTwoParallelUsers) {
   RunSetWithTwoParallelUsers("watch-all", 7 * 2);
+}
+
+// --processes: the users run in child processes (oversync-sim with --server against this
+// process's server); their reports are merged, and the server-originated write of
+// watch-server-originated runs through a child's own runtime on the shared database.
+TEST(SimulatorTest, ScenarioSetsPassSpreadOverTwoProcesses) {
+  RunSetWithTwoParallelUsers("watch-all", 7 * 2, 2);
+}
+
+TEST(SimulatorShardsTest, SharesAreContiguousAndCoverEveryUser) {
+  int next = 0;
+  for (int child = 0; child < 3; ++child) {
+    const ShardShare share = ShareOf(500, 3, child);
+    EXPECT_EQ(share.first_user, next);
+    EXPECT_TRUE(share.users == 166 || share.users == 167);
+    next += share.users;
+  }
+  EXPECT_EQ(next, 500);
+  EXPECT_EQ(ShareOf(2, 2, 1).first_user, 1);
+  EXPECT_EQ(ShareOf(2, 2, 1).users, 1);
+}
+
+// What a parent reads back is what the child wrote: results, totals, raw latency samples.
+TEST(SimulatorShardsTest, ReportJsonRoundTripsAndMerges) {
+  SimReport child;
+  child.server_url = "http://127.0.0.1:1";
+  child.wire_profile = "jcs_uniform_numeric_strings_v1";
+  child.verified_in_postgres = true;
+  child.wall_ms = 12.5;
+  ScenarioResult ok{"fresh-install", "u0", true, "", 3.25, {{"rows_pushed", 7}}};
+  ScenarioResult bad{"conflicts", "u1", false, "server: \"x\" differs", 1.0, {{"rows_pushed", 2}}};
+  child.results = {ok, bad};
+  child.passed = 1;
+  child.failed = 1;
+  child.totals = {{"rows_pushed", 9}};
+  child.latency_samples_ms["push"] = {1.5, 0.1, 30.25};
+  child.latencies["push"] = SummarizeSamples(child.latency_samples_ms["push"]);
+  child.latency_samples_in_json = true;
+  Result<SimReport> parsed = ParseReportJson(ReportJson(child));
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().ToString();
+  EXPECT_EQ(parsed->wire_profile, child.wire_profile);
+  ASSERT_EQ(parsed->results.size(), 2U);
+  EXPECT_EQ(parsed->results[1].reason, bad.reason);
+  EXPECT_EQ(parsed->results[0].counters.at("rows_pushed"), 7);
+  EXPECT_EQ(parsed->passed, 1);
+  EXPECT_EQ(parsed->failed, 1);
+  EXPECT_EQ(parsed->totals.at("rows_pushed"), 9);
+  EXPECT_EQ(parsed->latency_samples_ms.at("push"), child.latency_samples_ms.at("push"));
+
+  SimReport total;
+  MergeReport(total, *parsed);
+  MergeReport(total, *parsed);
+  EXPECT_EQ(total.passed, 2);
+  EXPECT_EQ(total.failed, 2);
+  EXPECT_EQ(total.totals.at("rows_pushed"), 18);
+  EXPECT_EQ(total.latencies.at("push").count, 6U);
+  EXPECT_EQ(total.latencies.at("push").max_ms, 30.25);
+  EXPECT_FALSE(ParseReportJson("{}").has_value());
+  EXPECT_FALSE(ParseReportJson("[1]").has_value());
 }
 
 }  // namespace

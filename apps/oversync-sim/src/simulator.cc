@@ -21,14 +21,18 @@
 
 #include "config.h"
 #include "device.h"
+#include "oversync/protocol/json_value.h"
 #include "oversync/protocol/json_writer.h"
+#include "oversync/server/runtime_service.h"
 #include "scenario.h"
+#include "shards.h"
 #include "sim_server.h"
 
 namespace oversync::sim {
 namespace {
 
 constexpr int kMaxParallel = 500;
+constexpr int kMaxProcesses = 64;
 
 double MillisSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
@@ -103,13 +107,23 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
                              "go_canonical_v1 (got {:?})",
                              options.wire_profile));
   }
+  if (options.processes < 1 || options.processes > kMaxProcesses ||
+      options.processes > options.parallel) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("--processes must be 1..{} and at most --parallel (got {})",
+                             kMaxProcesses, options.processes));
+  }
   OVERSYNC_ASSIGN_OR_RETURN(std::vector<const ScenarioDef*> selected,
                             SelectScenarios(options.scenario));
   std::mutex out_mu;
   const auto emit = [&options, &out_mu](std::string_view line) {
     if (!options.progress) return;
     const std::lock_guard<std::mutex> lock(out_mu);
-    options.progress(line);
+    if (options.progress_prefix.empty()) {
+      options.progress(line);
+    } else {
+      options.progress(options.progress_prefix + std::string(line));
+    }
   };
   OVERSYNC_ASSIGN_OR_RETURN(WorkDir workdir, WorkDir::Make(options.workdir));
   const std::string run_id = options.run_id.empty() ? DefaultRunId() : options.run_id;
@@ -146,6 +160,20 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
     verify_dsn = options.database_url;
   }
   report.verified_in_postgres = !verify_dsn.empty();
+  // Against an external server with its database: a runtime of our own over that database
+  // performs the server-originated writes and retention passes the scenarios need (like a second
+  // server process sharing the database); without it those steps are skipped.
+  std::unique_ptr<RuntimeService> side_runtime;
+  if (server == nullptr && !verify_dsn.empty() && options.processes == 1) {
+    Result<std::unique_ptr<RuntimeService>> started = StartSideRuntime(verify_dsn, options.wire_profile);
+    if (started.has_value()) {
+      side_runtime = std::move(*started);
+    } else {
+      emit(fmt::format("note: no local runtime on the server's database ({}); server-originated "
+                       "writes and forced retention passes are skipped",
+                       started.error().message()));
+    }
+  }
   // One bounded pool for every worker: 500 users must not open 500 verification connections.
   std::shared_ptr<PgPool> verify_pool =
       verify_dsn.empty() ? nullptr : std::make_shared<PgPool>(verify_dsn, 16);
@@ -158,7 +186,8 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
   report.wire_profile = options.wire_profile;
   env.mint_token = [&minter](std::string_view user) { return minter.TokenFor(user); };
   env.latencies = &latencies;
-  env.watch_converge_within = WatchConvergeDeadline(options.parallel);
+  env.watch_converge_within =
+      WatchConvergeDeadline(options.total_users > 0 ? options.total_users : options.parallel);
   if (options.verbose) env.client_logger = std::make_shared<StderrLogger>(LogLevel::kInfo);
 
   const std::size_t total = selected.size() * static_cast<std::size_t>(options.parallel);
@@ -169,16 +198,17 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
   std::mutex results_mu;
   std::vector<ScenarioResult> results;
   std::atomic<std::size_t> done{0};
-  RuntimeService* service = server != nullptr ? &server->service() : nullptr;
+  RuntimeService* service = server != nullptr ? &server->service() : side_runtime.get();
   const auto started = std::chrono::steady_clock::now();
 
   const auto worker = [&](int index) {
     for (const ScenarioDef* def : selected) {
       ScenarioResult result;
       result.name = std::string(def->name);
-      result.user = fmt::format("sim-{}-u{}-{}", run_id, index, def->name);
+      const int user_index = options.first_user + index;
+      result.user = fmt::format("sim-{}-u{}-{}", run_id, user_index, def->name);
       const std::filesystem::path dir =
-          workdir.path() / "devices" / fmt::format("u{}", index) / std::string(def->name);
+          workdir.path() / "devices" / fmt::format("u{}", user_index) / std::string(def->name);
       const auto scenario_start = std::chrono::steady_clock::now();
       Status status;
       {
@@ -197,7 +227,7 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
       result.duration_ms = MillisSince(scenario_start);
       result.passed = status.ok();
       if (!status.ok()) result.reason = status.message();
-      if (workdir.temporary()) {
+      if (workdir.temporary() || options.discard_device_files) {
         std::error_code error;
         std::filesystem::remove_all(dir, error);
       }
@@ -210,13 +240,36 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
       results.push_back(std::move(result));
     }
   };
-  {
+  if (options.processes > 1) {
+    ShardPlan plan;
+    plan.executable = options.executable.empty() ? std::filesystem::path("/proc/self/exe")
+                                                 : options.executable;
+    plan.server_url = report.server_url;
+    plan.database_url = verify_dsn;
+    plan.jwt_secret = secret;
+    plan.wire_profile = options.wire_profile;
+    plan.scenario = options.scenario;
+    plan.run_id = run_id;
+    plan.users = options.parallel;
+    plan.processes = options.processes;
+    plan.workdir = workdir.path() / "processes";
+    plan.discard_device_files = workdir.temporary() || options.discard_device_files;
+    plan.verbose = options.verbose;
+    emit(fmt::format("spreading {} users over {} simulator processes", options.parallel,
+                     options.processes));
+    std::vector<SimReport> parts = RunShards(plan, emit);
+    report.wall_ms = MillisSince(started);
+    SimReport merged;
+    for (SimReport& part : parts) MergeReport(merged, std::move(part));
+    results = std::move(merged.results);  // counted below like this process's own results
+    report.latency_samples_ms = std::move(merged.latency_samples_ms);
+  } else {
     std::vector<std::thread> threads;
     threads.reserve(static_cast<std::size_t>(options.parallel));
     for (int i = 0; i < options.parallel; ++i) threads.emplace_back(worker, i);
     for (std::thread& thread : threads) thread.join();
   }
-  report.wall_ms = MillisSince(started);
+  if (report.wall_ms == 0) report.wall_ms = MillisSince(started);
 
   std::sort(results.begin(), results.end(), [](const ScenarioResult& a, const ScenarioResult& b) {
     return std::tie(a.name, a.user) < std::tie(b.name, b.user);
@@ -227,8 +280,13 @@ Result<SimReport> RunSimulator(const SimOptions& options) {
   }
   report.results = std::move(results);
   for (Op op : {Op::kPush, Op::kPull, Op::kSnapshot, Op::kAttach}) {
-    report.latencies[std::string(OpName(op))] = latencies.Summarize(op);
+    std::vector<double>& samples = report.latency_samples_ms[std::string(OpName(op))];
+    const std::vector<double> mine = latencies.Samples(op);
+    samples.insert(samples.end(), mine.begin(), mine.end());
+    report.latencies[std::string(OpName(op))] = SummarizeSamples(samples);
   }
+  report.latency_samples_in_json = options.latency_samples_in_json;
+  if (side_runtime != nullptr) side_runtime->Shutdown();
   if (server != nullptr) {
     report.server_requests = server->counters().requests.load();
     report.server_4xx = server->counters().client_errors.load();
@@ -368,9 +426,140 @@ std::string ReportJson(const SimReport& report) {
   w.Member("answers_4xx", report.server_4xx);
   w.Member("answers_5xx", report.server_5xx);
   w.EndObject();
+  if (report.latency_samples_in_json) {
+    w.Key("latency_samples_ms");
+    w.BeginObject();
+    for (const auto& [op, samples] : report.latency_samples_ms) {
+      w.Key(op);
+      w.BeginArray();
+      for (const double sample : samples) w.Double(sample);
+      w.EndArray();
+    }
+    w.EndObject();
+  }
   w.EndObject();
   out.push_back('\n');
   return out;
+}
+
+namespace {
+
+Status NotAReport(std::string_view what) {
+  return Status(ErrorCode::kInvalidArgument, fmt::format("not a simulator report: {}", what));
+}
+
+Result<const protocol::JsonValue*> Member(const protocol::JsonValue& object, std::string_view key,
+                                          protocol::JsonValue::Kind kind) {
+  const protocol::JsonValue* value = object.Find(key);
+  if (value == nullptr || value->kind() != kind) {
+    return Error(NotAReport(fmt::format("member {:?} is missing or has the wrong type", key)));
+  }
+  return value;
+}
+
+Result<std::int64_t> IntegerOf(const protocol::JsonValue& value, std::string_view what) {
+  if (!value.is_number() || !value.as_number().IsIntegerLexeme()) {
+    return Error(NotAReport(fmt::format("{} is not an integer", what)));
+  }
+  return static_cast<std::int64_t>(value.as_number().value);
+}
+
+}  // namespace
+
+Result<SimReport> ParseReportJson(std::string_view text) {
+  using Kind = protocol::JsonValue::Kind;
+  OVERSYNC_ASSIGN_OR_RETURN(protocol::JsonValue root, protocol::ParseJson(text));
+  if (!root.is_object()) return Error(NotAReport("not an object"));
+  SimReport report;
+  OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* url, Member(root, "server_url", Kind::kString));
+  report.server_url = url->as_string();
+  if (const protocol::JsonValue* profile = root.Find("wire_profile"); profile != nullptr && profile->is_string()) {
+    report.wire_profile = profile->as_string();
+  }
+  OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* verified,
+                            Member(root, "verified_in_postgres", Kind::kBool));
+  report.verified_in_postgres = verified->as_bool();
+  OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* wall, Member(root, "wall_ms", Kind::kNumber));
+  report.wall_ms = wall->as_number().value;
+  OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* scenarios, Member(root, "scenarios", Kind::kArray));
+  for (const protocol::JsonValue& item : scenarios->as_array()) {
+    if (!item.is_object()) return Error(NotAReport("a scenario is not an object"));
+    ScenarioResult result;
+    OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* name, Member(item, "name", Kind::kString));
+    OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* user, Member(item, "user", Kind::kString));
+    OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* passed, Member(item, "passed", Kind::kBool));
+    OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* reason, Member(item, "reason", Kind::kString));
+    OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* duration,
+                              Member(item, "duration_ms", Kind::kNumber));
+    OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* counters,
+                              Member(item, "counters", Kind::kObject));
+    result.name = name->as_string();
+    result.user = user->as_string();
+    result.passed = passed->as_bool();
+    result.reason = reason->as_string();
+    result.duration_ms = duration->as_number().value;
+    for (const protocol::JsonMember& counter : counters->as_object()) {
+      OVERSYNC_ASSIGN_OR_RETURN(result.counters[counter.key], IntegerOf(counter.value, counter.key));
+    }
+    (result.passed ? report.passed : report.failed) += 1;
+    for (const auto& [counter, value] : result.counters) report.totals[counter] += value;
+    report.results.push_back(std::move(result));
+  }
+  OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* server, Member(root, "server", Kind::kObject));
+  OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* requests, Member(*server, "requests", Kind::kNumber));
+  OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* a4xx, Member(*server, "answers_4xx", Kind::kNumber));
+  OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* a5xx, Member(*server, "answers_5xx", Kind::kNumber));
+  OVERSYNC_ASSIGN_OR_RETURN(report.server_requests, IntegerOf(*requests, "server.requests"));
+  OVERSYNC_ASSIGN_OR_RETURN(report.server_4xx, IntegerOf(*a4xx, "server.answers_4xx"));
+  OVERSYNC_ASSIGN_OR_RETURN(report.server_5xx, IntegerOf(*a5xx, "server.answers_5xx"));
+  if (const protocol::JsonValue* samples = root.Find("latency_samples_ms"); samples != nullptr) {
+    if (!samples->is_object()) return Error(NotAReport("latency_samples_ms is not an object"));
+    report.latency_samples_in_json = true;
+    for (const protocol::JsonMember& op : samples->as_object()) {
+      if (!op.value.is_array()) return Error(NotAReport("latency samples are not an array"));
+      std::vector<double>& out = report.latency_samples_ms[op.key];
+      for (const protocol::JsonValue& sample : op.value.as_array()) {
+        if (!sample.is_number()) return Error(NotAReport("a latency sample is not a number"));
+        out.push_back(sample.as_number().value);
+      }
+      report.latencies[op.key] = SummarizeSamples(out);
+    }
+  } else {
+    OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* latencies,
+                              Member(root, "latency_ms", Kind::kObject));
+    for (const protocol::JsonMember& op : latencies->as_object()) {
+      if (!op.value.is_object()) return Error(NotAReport("a latency summary is not an object"));
+      LatencySummary summary;
+      OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* count, Member(op.value, "count", Kind::kNumber));
+      OVERSYNC_ASSIGN_OR_RETURN(std::int64_t n, IntegerOf(*count, "latency count"));
+      summary.count = static_cast<std::size_t>(n);
+      for (const auto& [key, field] : {std::pair{"p50", &LatencySummary::p50_ms},
+                                       std::pair{"p95", &LatencySummary::p95_ms},
+                                       std::pair{"p99", &LatencySummary::p99_ms},
+                                       std::pair{"max", &LatencySummary::max_ms}}) {
+        OVERSYNC_ASSIGN_OR_RETURN(const protocol::JsonValue* v, Member(op.value, key, Kind::kNumber));
+        summary.*field = v->as_number().value;
+      }
+      report.latencies[op.key] = summary;
+    }
+  }
+  return report;
+}
+
+void MergeReport(SimReport& total, SimReport part) {
+  total.passed += part.passed;
+  total.failed += part.failed;
+  for (const auto& [name, value] : part.totals) total.totals[name] += value;
+  for (ScenarioResult& result : part.results) total.results.push_back(std::move(result));
+  for (auto& [op, samples] : part.latency_samples_ms) {
+    std::vector<double>& merged = total.latency_samples_ms[op];
+    merged.insert(merged.end(), samples.begin(), samples.end());
+    total.latencies[op] = SummarizeSamples(merged);
+  }
+  total.server_requests += part.server_requests;
+  total.server_4xx += part.server_4xx;
+  total.server_5xx += part.server_5xx;
+  total.verified_in_postgres = total.verified_in_postgres || part.verified_in_postgres;
 }
 
 }  // namespace oversync::sim

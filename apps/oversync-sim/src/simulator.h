@@ -40,6 +40,24 @@ struct SimOptions {
   std::string scenario = "all";
   // Users run concurrently (1..500).
   int parallel = 1;
+  // The users are spread over this many simulator processes (1..64): the calling process hosts
+  // the in-process server (or uses server_url), starts `executable` once per share with
+  // --server, and merges their JSON reports. Each process has its own descriptor limit, which is
+  // what bounds one process to a few thousand devices (watch-all at 500 users runs 4,500).
+  int processes = 1;
+  // The program started for each process share (default: /proc/self/exe).
+  std::filesystem::path executable;
+  // Set by a parent for its child processes: the index of this process's first user, the number
+  // of users across all processes (the load the watch deadline is sized for; 0 = parallel), a
+  // prefix for progress lines, and whether ReportJson includes the raw latency samples the
+  // parent merges.
+  int first_user = 0;
+  int total_users = 0;
+  std::string progress_prefix;
+  bool latency_samples_in_json = false;
+  // Remove each scenario's device files when it ends even though `workdir` was given (a parent's
+  // temporary work directory).
+  bool discard_device_files = false;
   // Where the SQLite files go (and the private cluster); empty = a temporary directory that is
   // removed at the end. A given directory is kept.
   std::filesystem::path workdir;
@@ -71,6 +89,8 @@ struct SimReport {
   bool verified_in_postgres = false;
   std::map<std::string, std::int64_t> totals;       // sums of the scenario counters
   std::map<std::string, LatencySummary> latencies;  // by OpName
+  std::map<std::string, std::vector<double>> latency_samples_ms;  // by OpName
+  bool latency_samples_in_json = false;
   // In-process server only: answers by status class.
   std::int64_t server_requests = 0;
   std::int64_t server_4xx = 0;
@@ -86,8 +106,14 @@ Result<SimReport> RunSimulator(const SimOptions& options);
 // The readable end-of-run summary (several lines).
 std::string FormatSummary(const SimReport& report);
 // The JSON report (per scenario: name, user, passed, reason, duration_ms, counters; plus totals
-// and latencies).
+// and latencies; the raw latency samples when report.latency_samples_in_json).
 std::string ReportJson(const SimReport& report);
+// The inverse of ReportJson (what a parent reads from its child processes).
+// Errors: kInvalidArgument for text that is not such a report.
+Result<SimReport> ParseReportJson(std::string_view text);
+// Folds `part` into `total`: results, counts, totals, latency samples (summaries recomputed),
+// server answer counts. Wall time, server URL and profile stay `total`'s.
+void MergeReport(SimReport& total, SimReport part);
 
 }  // namespace oversync::sim
 

@@ -56,7 +56,8 @@ struct Config {
   // OVERSYNCD_SECOND_PROFILE_PATH: the base path under which the other profile is served from
   // the same database (<path>/sync/..., <path>/syncx/...). Unset: "/" + the other profile's name
   // (so by default "/go_canonical_v1" serves clients of go-oversync 1f1118f). "off": only the
-  // root profile. Otherwise "/" + [A-Za-z0-9_-] segments. Empty here means off.
+  // root profile. Otherwise "/" + [A-Za-z0-9_-] segments. Empty here means off. The second mount
+  // has its own connection pool of a fifth of OVERSYNC_DB_POOL_MAX_CONNS (at least 2).
   std::string second_profile_path = "/go_canonical_v1";
 };
 
