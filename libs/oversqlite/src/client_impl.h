@@ -158,6 +158,11 @@ void AppendSqliteJsonString(std::string_view s, std::string& out);
 
 namespace oversync::oversqlite {
 
+// Why a downloaded row carrying the server's hidden scope column is rejected (pull, snapshot):
+// the column never belongs to a payload (shared fixture pull-snapshot/basic.json).
+inline constexpr std::string_view kHiddenScopePayloadMessage =
+    "row payload must not include the server's hidden scope column _sync_scope_id";
+
 class Client::Impl {
  public:
   using AttachmentState = internal::AttachmentState;

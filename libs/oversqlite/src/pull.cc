@@ -21,6 +21,7 @@
 #include "oversync/oversqlite/errors.h"
 #include "oversync/protocol/codec.h"
 #include "oversync/protocol/messages.h"
+#include "oversync/protocol/push_validation.h"
 
 namespace oversync::oversqlite {
 namespace {
@@ -45,11 +46,15 @@ Status ValidateBundleRow(const protocol::BundleRow& row, std::string_view schema
   if (IsBlank(row.table)) return PullInvalid("row table must be non-empty");
   if (row.key.is_null()) return PullInvalid("row key must be non-empty");
   if (row.row_version <= 0) {
-    return PullInvalid(fmt::format("row_version {} must be positive", row.row_version));
+    // The current Go client's wording (shared fixture pull-snapshot/basic.json).
+    return PullInvalid(fmt::format("bundle row row_version {} must be positive", row.row_version));
   }
   if (row.op != protocol::Op::kDelete && !row.payload.has_value()) {
     return PullInvalid(fmt::format("{} row payload must be present",
                                    row.op == protocol::Op::kInsert ? "insert" : "update"));
+  }
+  if (row.payload.has_value() && PayloadHasHiddenScopeColumn(*row.payload)) {
+    return PullInvalid(std::string(kHiddenScopePayloadMessage));
   }
   if (row.schema != schema) {
     return PullInvalid(

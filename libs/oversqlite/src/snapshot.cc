@@ -29,6 +29,7 @@
 #include "oversync/protocol/codec.h"
 #include "oversync/protocol/json_value.h"
 #include "oversync/protocol/messages.h"
+#include "oversync/protocol/push_validation.h"
 
 namespace oversync::oversqlite {
 namespace {
@@ -139,6 +140,8 @@ Status ValidateChunk(const protocol::SnapshotChunkResponse& chunk,
       problem = fmt::format("row_version {} must be positive", row.row_version);
     } else if (row.payload.is_null()) {
       problem = "snapshot row payload must be present";
+    } else if (PayloadHasHiddenScopeColumn(row.payload)) {
+      problem = std::string(kHiddenScopePayloadMessage);
     } else if (row.schema != schema) {
       problem =
           fmt::format("snapshot row schema {} does not match client schema {}", row.schema, schema);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "codec_util.h"
+#include "oversync/common/rfc3339.h"
 #include "oversync/protocol/bundle_hash.h"
 #include "oversync/protocol/json_writer.h"
 
@@ -1129,10 +1130,20 @@ Result<SnapshotSession> DecodeSnapshotSession(std::string_view body, JsonParser*
   OVERSYNC_RETURN_IF_ERROR(ReadInt64(root, "byte_count", s.byte_count, ctx, "",
                                      IsProfileB(profile) ? kRequired : Presence::kOptional));
   OVERSYNC_RETURN_IF_ERROR(ReadString(root, "expires_at", s.expires_at, ctx, "", kRequired));
+  // The current Go client parses the expiry (shared fixture pull-snapshot/basic.json); a session
+  // whose expiry is not an instant is not one we can reason about, in either profile.
+  if (!ParseRfc3339(s.expires_at).has_value()) {
+    return Error(Fail(ctx, fmt::format("expires_at {:?} is not an RFC3339/ISO-8601 instant",
+                                       s.expires_at)));
+  }
   if (IsProfileB(profile)) {
-    // KMP B (kmp-client.md §3.2): counts are non-negative and empty exactly together.
-    if (s.row_count < 0 || s.byte_count < 0) {
-      return Error(Fail(ctx, "row_count and byte_count must be >= 0"));
+    // KMP B (kmp-client.md §3.2): counts are non-negative and empty exactly together. The
+    // messages are the current Go client's (shared fixture pull-snapshot/basic.json).
+    if (s.row_count < 0) {
+      return Error(Fail(ctx, fmt::format("row_count {} must be non-negative", s.row_count)));
+    }
+    if (s.byte_count < 0) {
+      return Error(Fail(ctx, fmt::format("byte_count {} must be non-negative", s.byte_count)));
     }
     if ((s.row_count == 0) != (s.byte_count == 0)) {
       return Error(Fail(ctx, "row_count and byte_count must be zero together"));

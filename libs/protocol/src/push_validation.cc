@@ -14,8 +14,6 @@
 namespace oversync::protocol {
 namespace {
 
-constexpr std::string_view kHiddenScopeColumn = "_sync_scope_id";
-
 bool IsIdentifierChar(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 }
@@ -177,6 +175,14 @@ Result<std::vector<ValidatedPushRow>> ValidatePushChunk(PushChunkRequest request
     out.push_back(std::move(validated));
   }
   return out;
+}
+
+bool PayloadHasHiddenScopeColumn(const JsonValue& payload) noexcept {
+  if (!payload.is_object()) return false;
+  for (const JsonMember& member : payload.as_object()) {
+    if (ToLowerAscii(member.key) == kHiddenScopeColumn) return true;
+  }
+  return false;
 }
 
 }  // namespace oversync::protocol

@@ -61,6 +61,12 @@ Result<std::vector<ValidatedPushRow>> ValidatePushChunk(PushChunkRequest request
 // result does not match ^[a-z0-9_]+$.
 bool NormalizeIdentifier(std::string_view input, bool is_schema, std::string& out);
 
+// The server's hidden scope column: never part of a payload in either direction.
+inline constexpr std::string_view kHiddenScopeColumn = "_sync_scope_id";
+// True when `payload` is an object with a member spelled kHiddenScopeColumn in any case
+// (uploads are rejected with it; a client rejects downloaded rows carrying it).
+bool PayloadHasHiddenScopeColumn(const JsonValue& payload) noexcept;
+
 }  // namespace oversync::protocol
 
 #endif  // OVERSYNC_PROTOCOL_PUSH_VALIDATION_H_
