@@ -365,6 +365,28 @@ Status ValidateExistingLayout(pg::PgConnection& conn, const std::vector<TableInf
     return Unsupported(
         fmt::format("sync.meta must contain exactly one row, found {}", meta->rows()));
   }
+  // go-oversync 95bbd38+ (its jcs_uniform_numeric_strings_v1 servers) writes the same marker
+  // over a different physical layout (protocol-b.md §9): sharing it would fail at run time
+  // (NOT NULL columns we do not fill) or corrupt its receipts. Refuse it by its distinctive
+  // objects, whichever profile this service speaks (docs/wire-profiles.md, mixed deployments).
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult upstream_b, conn.Exec(R"sql(
+    SELECT concat_ws(', ',
+      CASE WHEN EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                        JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'sync' AND c.relname = 'bundle_log'
+                          AND a.attname = 'canonical_request_hash' AND NOT a.attisdropped)
+           THEN 'sync.bundle_log.canonical_request_hash' END,
+      CASE WHEN to_regclass('sync.scope_write_receipts') IS NOT NULL
+           THEN 'sync.scope_write_receipts' END,
+      CASE WHEN to_regclass('sync.server_source_reservations') IS NOT NULL
+           THEN 'sync.server_source_reservations' END))sql"));
+  if (const std::string found(upstream_b.Text(0, 0)); !found.empty()) {
+    return Unsupported(fmt::format(
+        "this database has the sync layout of go-oversync's jcs_uniform_numeric_strings_v1 "
+        "servers (95bbd38 and later: {}), which differs from layout \"{}\" behind the same "
+        "marker; this server cannot share it: use a separate database",
+        found, layout::kLayoutName));
+  }
   auto catalog = conn.Exec(
       "SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind "
       "FROM sync.table_catalog ORDER BY table_id");

@@ -210,6 +210,23 @@ TEST_F(BootstrapTest, FailsClosedOnAForeignLayoutName) {
                     "\"server_postgres_sync_v1\"");
 }
 
+// protocol-b.md §9: go-oversync 95bbd38+ keeps the marker but changes the layout behind it; each
+// of its distinctive objects makes bootstrap refuse the database (docs/wire-profiles.md).
+TEST_F(BootstrapTest, FailsClosedOnTheUpstreamProfileBLayout) {
+  CreateUsersAndFiles();
+  ASSERT_TRUE(Boot(kUsersAndFiles).has_value());
+  Sql("ALTER TABLE sync.bundle_log ADD COLUMN canonical_request_hash TEXT COLLATE \"C\" NOT NULL "
+      "DEFAULT ''");
+  ExpectUnsupported(kUsersAndFiles,
+                    "this database has the sync layout of go-oversync's "
+                    "jcs_uniform_numeric_strings_v1 servers (95bbd38 and later: "
+                    "sync.bundle_log.canonical_request_hash)");
+  Sql("ALTER TABLE sync.bundle_log DROP COLUMN canonical_request_hash");
+  ASSERT_TRUE(Boot(kUsersAndFiles).has_value());  // a dropped column is not the layout
+  Sql("CREATE TABLE sync.server_source_reservations (source_id TEXT PRIMARY KEY)");
+  ExpectUnsupported(kUsersAndFiles, "(95bbd38 and later: sync.server_source_reservations)");
+}
+
 // §9.1 item 4 (TestBootstrap_FailsWhenRegisteredTablesAreNotFKClosed); fail closed: nothing of
 // the sync schema is created when the tables are rejected.
 TEST_F(BootstrapTest, FailsWhenRegisteredTablesAreNotFkClosed) {
