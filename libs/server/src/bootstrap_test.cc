@@ -102,7 +102,8 @@ TEST_F(BootstrapTest, CreatesLayoutMarkerTablesSequencesFunctionsIndexesAndCatal
   }
   EXPECT_EQ(Scalar("SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc p JOIN "
                    "pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'sync'"),
-            "capture_registered_row_change,enforce_registered_row_owner");
+            "capture_registered_row_change,enforce_registered_row_owner,"
+            "reject_registered_table_truncate");
   for (const char* idx : {"bcs_tx_user_ordinal_idx", "rs_user_live_snapshot_idx",
                           "ps_expires_at_idx", "ss_expires_at_idx", "ssr_snapshot_table_key_idx"}) {
     EXPECT_EQ(Scalar(fmt::format("SELECT to_regclass('sync.{}') IS NOT NULL", idx)), "t") << idx;
@@ -165,9 +166,39 @@ TEST_F(BootstrapTest, InstallsExactlyOneGuardAndCaptureTriggerPerTableAndRepairs
   auto repaired = Boot(kUsersAndFiles);
   ASSERT_TRUE(repaired.has_value()) << repaired.error().ToString();
   EXPECT_EQ(repaired->trigger_tables_installed, 1);
+  // The two row triggers plus the TRUNCATE guard.
   EXPECT_EQ(Scalar("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'business.users'::regclass "
                    "AND tgname LIKE 'oversync_%'"),
-            "2");
+            "3");
+}
+
+// protocol-b.md §8.3 (go-oversync 95bbd38's guard, installed in both profiles here): TRUNCATE of
+// a registered table, its partition or via CASCADE fails with SQLSTATE 55000 and changes
+// nothing, because row-level capture never sees it; a dropped guard is reinstalled at the next
+// bootstrap (docs/compatibility.md).
+TEST_F(BootstrapTest, TruncateOfARegisteredTableIsRejectedAndTheGuardIsRepaired) {
+  CreateUsersAndFiles();
+  ASSERT_TRUE(Boot(kUsersAndFiles).has_value());
+  for (const char* statement : {"TRUNCATE business.users CASCADE", "TRUNCATE business.files",
+                                "TRUNCATE business.users, business.files"}) {
+    Result<std::string> truncated = db_->QueryScalar(statement);
+    ASSERT_FALSE(truncated.has_value()) << statement;
+    EXPECT_NE(truncated.error().message().find("TRUNCATE is not allowed on registered table business."),
+              std::string::npos)
+        << truncated.error().ToString();
+    // SQLSTATE 55000 (object_not_in_prerequisite_state): only that error is caught here.
+    EXPECT_TRUE(db_->QueryScalar(fmt::format("DO $$ BEGIN {}; RAISE EXCEPTION 'not rejected'; "
+                                             "EXCEPTION WHEN SQLSTATE '55000' THEN NULL; END $$",
+                                             statement))
+                    .has_value())
+        << statement;
+  }
+  Sql("DROP TRIGGER oversync_registered_truncate_guard ON business.files");
+  ASSERT_TRUE(Boot(kUsersAndFiles).has_value());
+  EXPECT_FALSE(db_->QueryScalar("TRUNCATE business.files").has_value());
+  // An unregistered table is not guarded.
+  Sql("CREATE TABLE business.notes (id int)");
+  EXPECT_TRUE(db_->QueryScalar("TRUNCATE business.notes").has_value());
 }
 
 // The guard trigger rejects writes without bundle context and counts them (server.md §1.12).
@@ -390,7 +421,7 @@ TEST_F(BootstrapTest, ConcurrentBootstrapsAllSucceedAndCreateOnce) {
   }
   EXPECT_EQ(created, 1);
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync.meta"), "1");
-  EXPECT_EQ(Scalar("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'oversync_%'"), "4");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'oversync_%'"), "6");
 }
 
 // §9.1 item 18: the constructor touches no database objects.

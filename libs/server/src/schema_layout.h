@@ -20,6 +20,22 @@ inline constexpr std::string_view kCaptureTrigger = "oversync_bundle_capture_row
 inline constexpr std::string_view kOwnerGuardTrigger = "oversync_bundle_owner_guard";
 inline constexpr std::string_view kCaptureFunction = "capture_registered_row_change";
 inline constexpr std::string_view kOwnerGuardFunction = "enforce_registered_row_owner";
+// go-oversync 95bbd38's TRUNCATE guard (protocol-b.md §8.3), installed by us in both profiles:
+// TRUNCATE bypasses the row-level capture, so clients would never learn of the deletions.
+inline constexpr std::string_view kTruncateGuardTrigger = "oversync_registered_truncate_guard";
+inline constexpr std::string_view kTruncateGuardFunction = "reject_registered_table_truncate";
+// Creates the guard function (its arguments are the schema and table names).
+inline constexpr std::string_view kTruncateGuardFunctionSql = R"sql(
+CREATE OR REPLACE FUNCTION sync.reject_registered_table_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  RAISE EXCEPTION USING
+    ERRCODE = '55000',
+    MESSAGE = format('TRUNCATE is not allowed on registered table %s.%s', TG_ARGV[0], TG_ARGV[1]),
+    DETAIL = 'Oversync cannot capture TRUNCATE as row-level bundle events.',
+    HINT = 'Delete the rows with DELETE so that every device receives the deletions.';
+END
+$fn$)sql";
 
 // Statements that create the layout, in order (schema, tables, sequences, functions). Run once,
 // inside the bootstrap transaction, when no `sync` objects exist.
