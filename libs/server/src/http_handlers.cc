@@ -14,11 +14,14 @@ namespace {
 http::Response JsonError(const oversync::Status& status, ErrorCode generic_code,
                          std::string_view generic_message) {
   // Go's handlers answer a refusal during shutdown with their own text, whatever the service
-  // error said (protocol.md §1.6, §5).
+  // error said (protocol.md §1.6, §5); before Bootstrap, go-oversync 95bbd38's text
+  // (protocol-b.md §1.4).
   if (status.code() == ErrorCode::kServiceUnavailable) {
     protocol::ErrorResponse shutting_down;
     shutting_down.error = std::string(ErrorInfoFor(ErrorCode::kServiceUnavailable).wire_name);
-    shutting_down.message = "Sync service is shutting down";
+    shutting_down.message = status.message() == kBootstrapIncompleteMessage
+                                ? std::string(kBootstrapIncompleteMessage)
+                                : "Sync service is shutting down";
     return http::Response::Json(ErrorInfoFor(ErrorCode::kServiceUnavailable).http_status,
                                 protocol::EncodeErrorResponse(shutting_down));
   }

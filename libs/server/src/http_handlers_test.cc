@@ -1268,6 +1268,61 @@ TEST_F(ProfileBPushTest, BootstrapRefusesUnsupportedNumericTypes) {
       << report.error().message();
 }
 
+// protocol-b.md §1.4 (both profiles here): until Bootstrap has committed, every sync operation
+// answers 503 service_unavailable, capabilities answer from configuration, /syncx/status reports
+// "unhealthy" with accepting_operations false and /syncx/health answers 503 (not a 500 from
+// querying tables that may not exist yet).
+TEST_F(HttpHandlersTest, BeforeBootstrapOperationsAre503AndStatusIsUnhealthy) {
+  ServiceConfig config = config_;
+  config.registered_tables = {{"business", "users", {"id"}},
+                              {"business", "posts", {"id"}},
+                              {"business", "files", {"id"}},
+                              {"business", "docs", {"doc_id"}}};
+  RuntimeOptions options;
+  options.database_url = db_->dsn();
+  options.max_connections = 2;
+  auto service = RuntimeService::Create(config, options);
+  ASSERT_TRUE(service.has_value()) << service.error().ToString();
+  HttpSyncHandlers handlers(**service, &Authenticate, {});
+  http::Router router;
+  ASSERT_TRUE(handlers.MountSyncRoutes(router).ok());
+  ASSERT_TRUE(handlers.MountStatusRoutes(router).ok());
+  const auto call = [&router](std::string method, std::string target, std::string body) {
+    http::Headers headers;
+    headers.emplace_back("X-Test-User", "alice");
+    headers.emplace_back("Oversync-Source-ID", "dev-a");
+    auto request = http::Request::Make(std::move(method), std::move(target), std::move(headers),
+                                       std::move(body));
+    EXPECT_TRUE(request.has_value());
+    return router.Handle(*request);
+  };
+  for (const auto& [method, target, body] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"POST", "/sync/connect", R"({"has_local_pending_rows":false})"},
+           {"GET", "/sync/pull?after_bundle_seq=0", ""},
+           {"POST", "/sync/push-sessions", R"({"source_bundle_id":1,"planned_row_count":1})"},
+           {"POST", "/sync/snapshot-sessions", "{}"}}) {
+    const http::Response r = call(method, target, body);
+    EXPECT_EQ(r.status, 503) << target << " " << r.body;
+    EXPECT_EQ(r.body,
+              R"({"error":"service_unavailable","message":"Sync service bootstrap is incomplete"})"
+              "\n")
+        << target;
+  }
+  EXPECT_EQ(call("GET", "/sync/capabilities", "").status, 200);
+  const http::Response status = call("GET", "/syncx/status", "");
+  EXPECT_EQ(status.status, 200);
+  EXPECT_NE(status.body.find(R"("status":"unhealthy")"), std::string::npos) << status.body;
+  EXPECT_NE(status.body.find(R"("accepting_operations":false)"), std::string::npos) << status.body;
+  EXPECT_EQ(call("GET", "/syncx/health", "").status, 503);
+  // After Bootstrap the same service serves.
+  auto booted = (*service)->Bootstrap();
+  ASSERT_TRUE(booted.has_value()) << booted.error().ToString();
+  EXPECT_EQ(call("POST", "/sync/connect", R"({"has_local_pending_rows":false})").status, 200);
+  EXPECT_EQ(call("GET", "/syncx/health", "").status, 200);
+  (*service)->Shutdown();
+}
+
 TEST(AdmissionPermitTest, AdmitsUpToTheLimitAndReleases) {
   std::atomic<std::int64_t> counter{0};
   std::optional<AdmissionPermit> first = AdmissionPermit::Acquire(counter, 2);

@@ -374,8 +374,16 @@ Result<protocol::StatusResponse> RuntimeService::GetStatus() {
     r.lifecycle = impl_->lifecycle == Lifecycle::kRunning        ? "running"
                   : impl_->lifecycle == Lifecycle::kShuttingDown ? "shutting_down"
                                                                  : "closed";
-    r.accepting_operations = impl_->lifecycle == Lifecycle::kRunning;
+    r.accepting_operations = impl_->lifecycle == Lifecycle::kRunning && impl_->bootstrapped;
     r.inflight_operations = impl_->inflight;
+    if (!impl_->bootstrapped && impl_->lifecycle == Lifecycle::kRunning) {
+      // protocol-b.md §1.4: before Bootstrap the sync tables may not exist; report "not ready"
+      // with zero counters instead of failing on them (/syncx/health answers 503).
+      r.status = "unhealthy";
+      r.app_name = impl_->config.app_name;
+      r.features = Features(impl_->config.bundle_change_watch.enabled);
+      return r;
+    }
   }
   r.app_name = impl_->config.app_name;
   for (const protocol::RegisteredTableSpec& spec : GetCapabilities().registered_table_specs) {

@@ -119,7 +119,11 @@ Result<OperationToken> BeginOperation(internal::RuntimeState& impl) {
   if (impl.lifecycle == Lifecycle::kClosed) {
     return Error(ErrorCode::kInternal, "sync service has been closed");
   }
-  if (!impl.bootstrapped) return Error(ErrorCode::kInternal, "sync service is not bootstrapped");
+  // protocol-b.md §1.4 (go-oversync 95bbd38), both profiles: a service that has not finished
+  // Bootstrap is not ready yet, which is a 503 a client retries, not a server fault.
+  if (!impl.bootstrapped) {
+    return Error(ErrorCode::kServiceUnavailable, std::string(kBootstrapIncompleteMessage));
+  }
   ++impl.inflight;
   return OperationToken(&impl);
 }

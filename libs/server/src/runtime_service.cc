@@ -126,7 +126,11 @@ Result<BootstrapReport> RuntimeService::Bootstrap() {
         impl_->config.retention_sweep_interval);
     impl_->retention->Start();
   }
-  impl_->bootstrapped = true;
+  {
+    // Read under this mutex by BeginOperation and GetStatus, which may already be serving.
+    std::lock_guard lock(impl_->lifecycle_mu);
+    impl_->bootstrapped = true;
+  }
   return report;
 }
 

@@ -31,6 +31,10 @@
 
 namespace oversync {
 
+// The message of the kServiceUnavailable every operation returns before Bootstrap has
+// completed (protocol-b.md §1.4; the HTTP handlers answer 503 service_unavailable with it).
+inline constexpr std::string_view kBootstrapIncompleteMessage = "Sync service bootstrap is incomplete";
+
 namespace internal {
 struct RuntimeState;  // private state, defined in src/runtime_internal.h
 }  // namespace internal
@@ -88,6 +92,8 @@ class RuntimeService {
   // existing one (running no DDL when it matches), installs capture triggers where they differ.
   // Errors: kUnsupportedSchema with go-oversync's messages (fail closed: nothing is created when
   // table validation fails); kFailedPrecondition for a missing table; kDatabase/kUnavailable.
+  // Until it has succeeded, operations fail with kServiceUnavailable
+  // (kBootstrapIncompleteMessage) and GetStatus reports "unhealthy", not accepting operations.
   Result<BootstrapReport> Bootstrap();
 
   // ---- sync operations (protocol.md §3; errors carry the protocol codes of §5; extended bodies
