@@ -19,7 +19,7 @@ namespace oversync::sim {
 
 std::chrono::milliseconds WatchConvergeDeadline(int parallel) {
   constexpr std::chrono::milliseconds kBase{5000};
-  constexpr std::chrono::milliseconds kLoaded{240'000};
+  constexpr std::chrono::milliseconds kLoaded{600'000};
   return parallel <= 4 ? kBase : kLoaded;
 }
 namespace {

@@ -1,9 +1,11 @@
 // Bundle-change watch scenarios (client.md §8, §10): watch-peer-push, watch-server-originated,
 // watch-reconnect-catch-up, watch-default-off, watch-server-unsupported-fallback,
 // watch-idle-cleanup, watch-many-clients-converge. The watchers run the client's background
-// loops; the writer syncs explicitly. The fallback poll interval (300 s) is far above the
-// convergence deadline (5 s for up to 4 concurrent users, else 240 s, see
-// DeviceEnv::watch_converge_within), so converging in time proves an event-driven pull. Subscriber counts come from the reference server's
+// loops; the writer syncs explicitly. The watchers' fallback poll interval (1 h) is longer than
+// any watch scenario runs, so no timer pull can happen during one: converging at all proves a
+// pull driven by the watch (an event, or the catch-up pull of a reconnect), and the deadline
+// (5 s for up to 4 concurrent users, else 600 s, see DeviceEnv::watch_converge_within) bounds
+// its latency under load. Subscriber counts come from the reference server's
 // GET /test/watch-subscribers (process-local; a server without it skips those checks).
 #include <fmt/format.h>
 
@@ -31,7 +33,7 @@ using std::chrono::milliseconds;
 
 void WatchConfig(oversqlite::Config& config) {
   config.bundle_change_watch_mode = oversqlite::BundleChangeWatchMode::kAuto;
-  config.watch_fallback_interval = milliseconds(300'000);
+  config.watch_fallback_interval = milliseconds(3'600'000);  // never within a scenario
   config.backoff_min = milliseconds(25);
   config.backoff_max = milliseconds(250);
 }
