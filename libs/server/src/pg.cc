@@ -322,7 +322,14 @@ Status InTransaction(PgConnection& conn, Isolation isolation,
   }
   OVERSYNC_RETURN_IF_ERROR(conn.ExecScript(begin));
   Status status = body(conn);
-  if (status.ok()) status = conn.ExecScript("COMMIT");
+  if (status.ok()) {
+    status = conn.ExecScript("COMMIT");
+    if (!status.ok() && !conn.healthy()) {
+      return Status(ErrorCode::kCommitOutcomeUnknown,
+                    "transaction commit outcome is unknown: the database connection failed during "
+                    "COMMIT");
+    }
+  }
   if (!status.ok()) {
     // Best effort: on a broken connection there is nothing to roll back.
     (void)conn.ExecScript("ROLLBACK");

@@ -136,6 +136,9 @@ class PgConnection {
 enum class Isolation { kReadCommitted, kRepeatableRead, kRepeatableReadReadOnly };
 
 // BEGIN; body(conn); COMMIT — ROLLBACK on any error from the body or the commit.
+// When the connection breaks while COMMIT is in flight, PostgreSQL may or may not have committed:
+// that returns kCommitOutcomeUnknown (never retried by WithRetry), not kUnavailable, so no
+// caller treats a possibly committed transaction as failed and runs it again.
 Status InTransaction(PgConnection& conn, Isolation isolation,
                      const std::function<Status(PgConnection&)>& body);
 

@@ -17,6 +17,21 @@
 #include "scope.h"
 
 namespace oversync {
+
+namespace {
+
+// protocol-b.md §6 (go-oversync 95bbd38's text, both profiles): a push transaction whose COMMIT
+// outcome is unknown (the database connection failed during COMMIT). The client keeps its frozen
+// tuple and hash and restarts with push session creation, which finds the bundle committed
+// (already_committed) or not.
+Status PushTransactionOutcome(Status status) {
+  if (status.code() != ErrorCode::kCommitOutcomeUnknown) return status;
+  return Status(ErrorCode::kCommitOutcomeUnknown,
+                "Push transaction commit outcome is unknown; restart push session creation with "
+                "the same source tuple");
+}
+
+}  // namespace
 namespace {
 
 using protocol::JsonValue;
@@ -148,7 +163,8 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
     }
   }
   protocol::PushSessionCreateResponse response;
-  Status status = RunUserTransaction(*impl_, "push_create", actor.user_id, kPushAttempts,
+  Status status = PushTransactionOutcome(
+      RunUserTransaction(*impl_, "push_create", actor.user_id, kPushAttempts,
                                      [&](pg::PgConnection& tx) -> Status {
     const TimePoint now = impl_->clock->Now();
     const std::string now_text = FormatRfc3339Nano(now);
@@ -253,7 +269,7 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
     response.planned_row_count = request.planned_row_count;
     response.canonical_request_hash = request.canonical_request_hash;
     return {};
-  });
+  }));
   total.Finish(status);
   if (!status.ok()) return Error(std::move(status));
   return response;
@@ -326,7 +342,8 @@ Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
   validate.Finish(Status(), row_count);
 
   protocol::PushChunkResponse response;
-  Status status = RunUserTransaction(*impl_, "push_chunk", actor.user_id, kPushAttempts,
+  Status status = PushTransactionOutcome(
+      RunUserTransaction(*impl_, "push_chunk", actor.user_id, kPushAttempts,
                                      [&](pg::PgConnection& tx) -> Status {
     const TimePoint now = impl_->clock->Now();
     OVERSYNC_ASSIGN_OR_RETURN(SessionRow session,
@@ -378,7 +395,7 @@ Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
     response.push_id = session.push_id;
     response.next_expected_row_ordinal = start + row_count;
     return {};
-  });
+  }));
   total.Finish(status);
   if (!status.ok()) return Error(std::move(status));
   return response;
@@ -574,7 +591,8 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
   int attempt = 0;
   bool floor_moved = false;
   std::int64_t committed_user_pk = 0;
-  Status status = RunUserTransaction(*impl_, "push_commit", actor.user_id, kPushAttempts,
+  Status status = PushTransactionOutcome(
+      RunUserTransaction(*impl_, "push_commit", actor.user_id, kPushAttempts,
                                      [&](pg::PgConnection& tx) -> Status {
     ++attempt;
     StageTimer load_staged(*impl_, "push_commit", "load_staged");
@@ -696,7 +714,7 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
     response.bundle_hash = bundle->bundle_hash;
     response.canonical_request_hash = request_hash;
     return {};
-  });
+  }));
   if (status.ok() && floor_moved) impl_->MarkRetention(committed_user_pk);
   total.Finish(status);
   if (!status.ok()) return Error(std::move(status));

@@ -1364,6 +1364,34 @@ TEST_F(FkShapesTest, ThreeTableCycleInsert) {
   EXPECT_EQ(Link("blue", "red_id", b), r);
 }
 
+// protocol-b.md §6 (commit_outcome_unknown): a connection that breaks while COMMIT is in flight
+// leaves the outcome unknown; pg::InTransaction says so (kCommitOutcomeUnknown) instead of the
+// retryable kUnavailable, and WithRetry does not run the transaction again. The backend is
+// terminated (and waited for) between the body and the COMMIT.
+TEST_F(RuntimeTest, CommitOnABrokenConnectionHasAnUnknownOutcomeAndIsNotRetried) {
+  Result<std::unique_ptr<pg::PgConnection>> conn = pg::PgConnection::Connect(db_->dsn());
+  ASSERT_TRUE(conn.has_value()) << conn.error().ToString();
+  int bodies = 0;
+  const Status status = pg::WithRetry(3, std::chrono::milliseconds(1), [&]() {
+    return pg::InTransaction(**conn, pg::Isolation::kReadCommitted,
+                             [&](pg::PgConnection& tx) -> Status {
+                               ++bodies;
+                               OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult pid,
+                                                         tx.Exec("SELECT pg_backend_pid()"));
+                               Result<std::string> killed = db_->QueryScalar(fmt::format(
+                                   "SELECT pg_terminate_backend({}, 5000)", pid.Text(0, 0)));
+                               if (!killed.has_value() || *killed != "t") {
+                                 return Status(ErrorCode::kInternal, "terminate failed");
+                               }
+                               return Status();
+                             });
+  });
+  EXPECT_EQ(status.code(), ErrorCode::kCommitOutcomeUnknown) << status.ToString();
+  EXPECT_EQ(bodies, 1);
+  EXPECT_EQ(status.info().http_status, 503);
+  EXPECT_EQ(status.info().wire_name, "commit_outcome_unknown");
+}
+
 }  // namespace
 }  // namespace oversync::testing
 
