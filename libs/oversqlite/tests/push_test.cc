@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
@@ -674,6 +675,40 @@ TEST_F(PushTest, TransportFailuresLeaveRecoverableOutbox) {
   EXPECT_EQ(d.client->GetPushTransferDiagnostics().sessions_created, 1);
   EXPECT_EQ(d.Checkpoint(), 2);
   EXPECT_EQ(ServerUserName(2), "b");
+}
+
+// protocol-b.md §6 / docs/compatibility.md 78: the server committed but answered 503
+// commit_outcome_unknown (its connection failed during COMMIT). The client keeps its frozen
+// outbox, restarts through create (already_committed) and ends with one bundle on the server:
+// nothing pushed twice, nothing lost.
+TEST_F(PushTest, CommitOutcomeUnknownAnswerConvergesWithoutADuplicateBundle) {
+  Device& d = StartedDevice();
+  InsertUser(d, 1, "a");
+  auto rewritten = std::make_shared<std::atomic<int>>(0);
+  d.transport->SetResponseRewriter([rewritten](const HttpRequest& request, HttpResponse& response) {
+    const std::string path = FaultTransport::PathOf(request.url);
+    if (request.method != "POST" || path.size() < 7 || path.substr(path.size() - 7) != "/commit" ||
+        response.status != 200 || rewritten->fetch_add(1) != 0) {
+      return;
+    }
+    response.status = 503;
+    response.body =
+        R"({"error":"commit_outcome_unknown","message":"Push transaction commit outcome is unknown; )"
+        R"(restart push session creation with the same source tuple"})";
+  });
+  // One call: the retry unit restarts at create, which answers already_committed.
+  Result<PushReport> settled = d.client->PushPending();
+  d.transport->SetResponseRewriter(nullptr);
+  ASSERT_EQ(rewritten->load(), 1);
+  ASSERT_TRUE(settled.has_value()) << settled.error().ToString();
+  EXPECT_EQ(settled->outcome, PushOutcome::kCommitted);
+  // create, chunk, commit (answered 503), create (already_committed).
+  EXPECT_EQ(d.transport->Count("POST", "/sync/push-sessions"), 4);
+  EXPECT_EQ(d.OutboxRows(), 0);
+  EXPECT_EQ(d.Dirty(), 0);
+  EXPECT_EQ(ServerUserName(1), "a");
+  EXPECT_EQ(ServerText("SELECT count(*) FROM sync.bundle_log"), "1");
+  EXPECT_EQ(d.Checkpoint(), 1);
 }
 
 // §9 54 — TestEndToEnd_PushThenOwnPushThenPullStillFetchesEarlierPeerBundle.
