@@ -128,12 +128,18 @@ std::vector<oversqlite::SyncTable> ManagedTables() {
 
 // ---- SimTransport ----
 
+std::string_view SimTransport::SyncPath(const HttpRequest& request) const {
+  std::string_view path = PathOf(request.url);
+  if (!base_path_.empty() && StartsWith(path, base_path_)) path.remove_prefix(base_path_.size());
+  return path;
+}
+
 void SimTransport::CountAnswer(const HttpRequest& request, const HttpResponse& response) {
   if (response.status >= 400) {
     counters_->http_errors.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  const std::string_view path = PathOf(request.url);
+  const std::string_view path = SyncPath(request);
   const bool is_commit = request.method == "POST" && StartsWith(path, "/sync/push-sessions/") &&
                          EndsWith(path, "/commit");
   const bool is_pull = request.method == "GET" && path == "/sync/pull";
@@ -175,7 +181,7 @@ Result<HttpResponse> SimTransport::Send(const HttpRequest& request) {
     counters_->transport_errors.fetch_add(1, std::memory_order_relaxed);
     return response;
   }
-  if (hide_watch_.load() && response->status == 200 && PathOf(request.url) == "/sync/capabilities") {
+  if (hide_watch_.load() && response->status == 200 && SyncPath(request) == "/sync/capabilities") {
     static const std::regex kWatchOn(R"re("bundle_change_watch"\s*:\s*true)re");
     std::string rewritten =
         std::regex_replace(response->body, kWatchOn, R"("bundle_change_watch":false)");
@@ -192,7 +198,7 @@ Result<int> SimTransport::Stream(const HttpRequest& request,
                                  const std::function<bool(std::string_view chunk)>& on_data,
                                  std::string* error_body) {
   counters_->requests.fetch_add(1, std::memory_order_relaxed);
-  if (PathOf(request.url) == "/sync/watch") {
+  if (SyncPath(request) == "/sync/watch") {
     counters_->watch_requests.fetch_add(1, std::memory_order_relaxed);
   }
   if (offline_.load()) {
@@ -232,7 +238,10 @@ Result<std::unique_ptr<Device>> Device::Launch(const DeviceEnv& env, std::string
                                          std::move(counters), std::move(tweak));
   OVERSYNC_ASSIGN_OR_RETURN(std::shared_ptr<oversqlite::Transport> curl,
                             oversqlite::MakeCurlTransport());
-  device->transport_ = std::make_shared<SimTransport>(std::move(curl), device->counters_);
+  std::string base_path(PathOf(env.base_url));
+  while (!base_path.empty() && base_path.back() == '/') base_path.pop_back();
+  device->transport_ =
+      std::make_shared<SimTransport>(std::move(curl), device->counters_, std::move(base_path));
   OVERSYNC_RETURN_IF_ERROR(device->StartClient());
   return device;
 }

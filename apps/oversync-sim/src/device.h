@@ -45,9 +45,11 @@ std::vector<oversqlite::SyncTable> ManagedTables();
 // request fails with kUnavailable without reaching the server. Thread-safe.
 class SimTransport final : public oversqlite::Transport {
  public:
+  // `base_path`: the path of the server's base URL ("" at the root, "/go_canonical_v1" for
+  // oversyncd's second mount); request paths are matched relative to it.
   SimTransport(std::shared_ptr<oversqlite::Transport> inner,
-               std::shared_ptr<TrafficCounters> counters)
-      : inner_(std::move(inner)), counters_(std::move(counters)) {}
+               std::shared_ptr<TrafficCounters> counters, std::string base_path)
+      : inner_(std::move(inner)), counters_(std::move(counters)), base_path_(std::move(base_path)) {}
 
   void SetOffline(bool offline) noexcept { offline_.store(offline); }
   bool offline() const noexcept { return offline_.load(); }
@@ -65,9 +67,12 @@ class SimTransport final : public oversqlite::Transport {
  private:
   void CountAnswer(const oversqlite::HttpRequest& request,
                    const oversqlite::HttpResponse& response);
+  // The request's path below the base URL ("/sync/pull").
+  std::string_view SyncPath(const oversqlite::HttpRequest& request) const;
 
   const std::shared_ptr<oversqlite::Transport> inner_;
   const std::shared_ptr<TrafficCounters> counters_;
+  const std::string base_path_;
   std::atomic<bool> offline_{false};
   std::atomic<bool> hide_watch_{false};
   std::atomic<std::int64_t> capabilities_rewritten_{0};

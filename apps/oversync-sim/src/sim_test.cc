@@ -15,7 +15,8 @@
 namespace oversync::sim {
 namespace {
 
-void RunSetWithTwoParallelUsers(const char* set, std::size_t expected_runs, int processes = 1) {
+void RunSetWithTwoParallelUsers(const char* set, std::size_t expected_runs, int processes = 1,
+                                const char* wire_profile = "jcs_uniform_numeric_strings_v1") {
   // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts
   const char* dsn = std::getenv("OVERSYNC_TEST_DSN");
   if (dsn == nullptr || *dsn == '\0') {
@@ -28,6 +29,7 @@ void RunSetWithTwoParallelUsers(const char* set, std::size_t expected_runs, int 
   options.scenario = set;
   options.parallel = 2;
   options.processes = processes;
+  options.wire_profile = wire_profile;
   options.executable = OVERSYNC_SIM_PATH;
   options.progress = [](std::string_view line) {
     std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
@@ -67,6 +69,12 @@ TEST(SimulatorTest, WatchScenariosPassWithTwoParallelUsers) {
 // watch-server-originated runs through a child's own runtime on the shared database.
 TEST(SimulatorTest, ScenarioSetsPassSpreadOverTwoProcesses) {
   RunSetWithTwoParallelUsers("watch-all", 7 * 2, 2);
+}
+
+// The same set with go-oversync 1f1118f's contract on both sides (oversync-sim --wire-profile
+// go_canonical_v1; the demo runs it against oversyncd's /go_canonical_v1 mount).
+TEST(SimulatorTest, AllScenariosPassWithGoCanonicalV1Devices) {
+  RunSetWithTwoParallelUsers("all", 13 * 2, 1, "go_canonical_v1");
 }
 
 TEST(SimulatorShardsTest, SharesAreContiguousAndCoverEveryUser) {
