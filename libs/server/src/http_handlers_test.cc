@@ -1064,6 +1064,39 @@ TEST_F(ProfileBPushTest, CommitRefusesAMismatchedRequestHash) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM sync.bundle_log"), "0");
 }
 
+// protocol-b.md §5.4: the lookup errors of profile B do not repeat the push id.
+TEST_F(ProfileBPushTest, LookupMessagesOmitThePushId) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  const std::vector<Upload> rows = {
+      {"docs", "doc-1", "INSERT", 0, R"({"doc_id":"doc-1","body":"one"})"}};
+  auto create = Call("POST", "/sync/push-sessions",
+                     fmt::format(R"({{"source_bundle_id":1,"planned_row_count":1,)"
+                                 R"("canonical_request_hash":"{}"}})",
+                                 RequestHash(rows)));
+  ASSERT_EQ(create.status, 200) << create.body;
+  const auto session = protocol::DecodePushSessionCreateResponse(create.body, nullptr, kB);
+  ASSERT_TRUE(session.has_value());
+  const std::string chunks = "/sync/push-sessions/" + session->push_id + "/chunks";
+  auto forbidden = Call("POST", chunks, ChunkBody(rows), "mallory");
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_EQ(forbidden.body,
+            R"({"error":"push_session_forbidden","message":"push session does not belong to the authenticated user"})"
+            "\n");
+  std::string late = ChunkBody(rows);
+  late.replace(late.find("\"start_row_ordinal\":0"), 21, "\"start_row_ordinal\":1");
+  auto out_of_order = Call("POST", chunks, late);
+  EXPECT_EQ(out_of_order.status, 409);
+  EXPECT_EQ(out_of_order.body,
+            R"({"error":"push_chunk_out_of_order","message":"push session expected start_row_ordinal 0, got 1"})"
+            "\n");
+  ASSERT_EQ(Call("DELETE", "/sync/push-sessions/" + session->push_id).status, 204);
+  auto gone = Call("POST", "/sync/push-sessions/" + session->push_id + "/commit");
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_EQ(gone.body,
+            R"({"error":"push_session_not_found","message":"push session was not found"})"
+            "\n");
+}
+
 // protocol-b.md §2.2: typed columns take numeric strings (JSON numbers refused with the Go
 // message), the committed value is PostgreSQL's (numeric scale kept through an exact copy of the
 // row image) and a profile-A service on the same database renders the same row as numbers.

@@ -49,15 +49,23 @@ struct SessionRow {
   std::string initialization_id;
 };
 
-Status NotFound(std::string_view push_id) {
-  return {ErrorCode::kPushSessionNotFound, fmt::format("push session {} was not found", push_id)};
+// How the lookup messages name the session: with its id in profile A (go-oversync 1f1118f),
+// without in profile B ("push session was not found", protocol-b.md §5.4).
+std::string SessionName(bool profile_b, std::string_view push_id) {
+  return profile_b ? std::string("push session") : fmt::format("push session {}", push_id);
+}
+
+Status NotFound(bool profile_b, std::string_view push_id) {
+  return {ErrorCode::kPushSessionNotFound,
+          fmt::format("{} was not found", SessionName(profile_b, push_id))};
 }
 
 // Loads and locks a push session (and its user_state row), checking owner and expiry.
 Result<SessionRow> LoadSessionForUpdate(pg::PgConnection& tx, std::string_view push_id,
-                                        const Actor& actor, TimePoint now, bool check_expiry) {
+                                        const Actor& actor, TimePoint now, bool check_expiry,
+                                        bool profile_b) {
   auto uuid = Uuid::ParseLenient(push_id);
-  if (!uuid) return Error(NotFound(push_id));
+  if (!uuid) return Error(NotFound(profile_b, push_id));
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult r, tx.Exec(
       "SELECT p.user_pk, u.user_id, p.source_id, p.source_bundle_id, p.planned_row_count, "
       "p.next_expected_row_ordinal, COALESCE(p.initialization_id::text, ''), "
@@ -65,14 +73,16 @@ Result<SessionRow> LoadSessionForUpdate(pg::PgConnection& tx, std::string_view p
       "FROM sync.push_sessions p JOIN sync.user_state u ON u.user_pk = p.user_pk "
       "WHERE p.push_id = $1::uuid FOR UPDATE",
       {uuid->ToString(), FormatRfc3339Nano(now)}));
-  if (r.rows() == 0) return Error(NotFound(push_id));
+  if (r.rows() == 0) return Error(NotFound(profile_b, push_id));
   if (r.Text(0, 1) != actor.user_id) {
     return Error(ErrorCode::kPushSessionForbidden,
-                 fmt::format("push session {} does not belong to the authenticated user", push_id));
+                 fmt::format("{} does not belong to the authenticated user",
+                             SessionName(profile_b, push_id)));
   }
   if (check_expiry && r.Bool(0, 7)) {
     return Error(ErrorCode::kPushSessionExpired,
-                 fmt::format("push session {} has expired; start a new push session", push_id));
+                 fmt::format("{} has expired; start a new push session",
+                             SessionName(profile_b, push_id)));
   }
   SessionRow s;
   s.push_id = uuid->ToString();
@@ -347,7 +357,8 @@ Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
                                      [&](pg::PgConnection& tx) -> Status {
     const TimePoint now = impl_->clock->Now();
     OVERSYNC_ASSIGN_OR_RETURN(SessionRow session,
-                              LoadSessionForUpdate(tx, push_id, actor, now, true));
+                              LoadSessionForUpdate(tx, push_id, actor, now, true,
+                                                   profile_b::Enabled(*impl_)));
     if (!session.initialization_id.empty()) {
       OVERSYNC_ASSIGN_OR_RETURN(ScopeRow scope, LockScopeByUserPk(tx, session.user_pk, now));
       OVERSYNC_RETURN_IF_ERROR(RequireActiveInitializationLease(
@@ -356,7 +367,8 @@ Result<protocol::PushChunkResponse> RuntimeService::UploadPushChunk(
     }
     if (start != session.next_expected_row_ordinal) {
       return {ErrorCode::kPushChunkOutOfOrder,
-              fmt::format("push session {} expected start_row_ordinal {}, got {}", push_id,
+              fmt::format("{} expected start_row_ordinal {}, got {}",
+                          SessionName(profile_b::Enabled(*impl_), push_id),
                           session.next_expected_row_ordinal, start)};
     }
     if (start + row_count > session.planned_row_count) {
@@ -598,7 +610,8 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
     StageTimer load_staged(*impl_, "push_commit", "load_staged");
     const TimePoint now = impl_->clock->Now();
     OVERSYNC_ASSIGN_OR_RETURN(SessionRow session,
-                              LoadSessionForUpdate(tx, push_id, actor, now, true));
+                              LoadSessionForUpdate(tx, push_id, actor, now, true,
+                                                   profile_b::Enabled(*impl_)));
     // The staged rows with the row_state of their targets (for the conflict check), in one
     // query; stable because every writer of this user's row_state holds the user lock.
     OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult staged, tx.Exec(
@@ -729,7 +742,8 @@ Status RuntimeService::DeletePushSession(const Actor& actor, std::string_view pu
   return pg::InTransaction(*conn, pg::Isolation::kReadCommitted,
                            [&](pg::PgConnection& tx) -> Status {
     OVERSYNC_ASSIGN_OR_RETURN(
-        SessionRow session, LoadSessionForUpdate(tx, push_id, actor, impl_->clock->Now(), true));
+        SessionRow session, LoadSessionForUpdate(tx, push_id, actor, impl_->clock->Now(), true,
+                                             profile_b::Enabled(*impl_)));
     OVERSYNC_RETURN_IF_ERROR(
         tx.Exec("DELETE FROM sync.push_sessions WHERE push_id = $1::uuid", {session.push_id}));
     return {};
