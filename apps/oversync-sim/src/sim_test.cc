@@ -1,13 +1,17 @@
 // The simulator's scenario sets (`all`, then `watch-all`) against the in-process reference
 // server (a fresh database on OVERSYNC_TEST_DSN's PostgreSQL), two users in parallel: every
 // scenario must pass. (What .ci/run runs of the simulator; the soak is scripts/soak.sh.)
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shards.h"
 #include "simulator.h"
@@ -75,6 +79,35 @@ TEST(SimulatorTest, ScenarioSetsPassSpreadOverTwoProcesses) {
 // go_canonical_v1; the demo runs it against oversyncd's /go_canonical_v1 mount).
 TEST(SimulatorTest, AllScenariosPassWithGoCanonicalV1Devices) {
   RunSetWithTwoParallelUsers("all", 13 * 2, 1, "go_canonical_v1");
+}
+
+// A child that cannot be started, or that ends without a report, is a failed "process" result
+// for its share (the run fails visibly instead of losing users).
+TEST(SimulatorShardsTest, AChildWithoutAReportIsAFailedResult) {
+  const std::filesystem::path workdir =
+      std::filesystem::temp_directory_path() / fmt::format("sim-shards-{}", ::getpid());
+  for (const char* executable : {"/bin/false", "/nonexistent/oversync-sim"}) {
+    ShardPlan plan;
+    plan.executable = executable;
+    plan.server_url = "http://127.0.0.1:1";
+    plan.jwt_secret = "s";
+    plan.wire_profile = "jcs_uniform_numeric_strings_v1";
+    plan.scenario = "all";
+    plan.run_id = "r";
+    plan.users = 3;
+    plan.processes = 2;
+    plan.workdir = workdir;
+    std::vector<SimReport> parts = RunShards(plan, [](std::string_view) {});
+    ASSERT_EQ(parts.size(), 2U) << executable;
+    SimReport total;
+    for (SimReport& part : parts) MergeReport(total, std::move(part));
+    EXPECT_EQ(total.failed, 2) << executable;
+    EXPECT_EQ(total.passed, 0) << executable;
+    ASSERT_EQ(total.results.size(), 2U);
+    EXPECT_EQ(total.results[0].name, "process");
+    EXPECT_FALSE(total.results[0].reason.empty());
+  }
+  std::filesystem::remove_all(workdir);
 }
 
 TEST(SimulatorShardsTest, SharesAreContiguousAndCoverEveryUser) {

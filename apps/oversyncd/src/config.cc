@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 
@@ -35,6 +36,10 @@ bool EqualsFoldAscii(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+int SecondMountPoolSize(const Config& config) noexcept {
+  return std::max(2, config.pool_max_conns / 5);
+}
 
 Result<Config> ConfigFromEnv(const EnvLookup& lookup) {
   const auto get = [&lookup](std::string_view name) -> std::string {

@@ -71,6 +71,12 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 // OVERSYNCD_SECOND_PROFILE_PATH.
 Result<Config> ConfigFromEnv(const EnvLookup& lookup);
 
+// The connection pool of the second mount (OVERSYNCD_SECOND_PROFILE_PATH): a fifth of
+// pool_max_conns, at least 2, so that with Go's default of 50 both pools stay within
+// PostgreSQL's default 100 connections; the second mount normally carries the older apps'
+// smaller share of the traffic.
+int SecondMountPoolSize(const Config& config) noexcept;
+
 }  // namespace oversync::oversyncd
 
 #endif  // OVERSYNC_OVERSYNCD_CONFIG_H_

@@ -72,6 +72,8 @@ TEST(ConfigFromEnvTest, WireProfiles) {
   Result<Config> root_a = FromMap({{"OVERSYNCD_WIRE_PROFILE", "go_canonical_v1"}});
   ASSERT_TRUE(root_a.has_value());
   EXPECT_EQ(root_a->second_profile_path, "/jcs_uniform_numeric_strings_v1");
+  EXPECT_EQ(SecondMountPoolSize(*defaults), 10);  // 50 + 10 within PostgreSQL's 100
+  EXPECT_EQ(SecondMountPoolSize(*FromMap({{"OVERSYNC_DB_POOL_MAX_CONNS", "4"}})), 2);
   Result<Config> only_root = FromMap({{"OVERSYNCD_SECOND_PROFILE_PATH", " off "}});
   ASSERT_TRUE(only_root.has_value());
   EXPECT_EQ(only_root->second_profile_path, "");

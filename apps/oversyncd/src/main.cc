@@ -18,7 +18,6 @@
 // sigwait(), so there is no signal handler and no global state. Shutdown order: stop the HTTP
 // server gracefully (in-flight requests finish), then stop the self-managed cluster. Exit
 // status 0 after a clean shutdown, 1 if startup fails.
-#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -167,10 +166,7 @@ int Run(const sigset_t& stop_signals, const std::vector<std::string>& args) {
   if (second_config) {
     RuntimeOptions second_options;
     second_options.database_url = dsn;
-    // A fifth of the pool (at least 2): the root's pool plus this one stay within PostgreSQL's
-    // default 100 connections with Go's default of 50, and the second mount normally carries
-    // the older apps' smaller share of the traffic.
-    second_options.max_connections = std::max(2, config->pool_max_conns / 5);
+    second_options.max_connections = SecondMountPoolSize(*config);
     second_options.clock = &clock;
     second_options.logger = &runtime_logger;
     Result<std::unique_ptr<RuntimeService>> created =

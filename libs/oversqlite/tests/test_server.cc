@@ -71,6 +71,15 @@ void PinTestWireProfile(Config& config) {
   }
 }
 
+// Pins a profile-A run and, under profile B, completes the table set; true when the device then
+// needs the server tables created.
+bool PrepareTestConfig(Config& config) {
+  PinTestWireProfile(config);
+  if (!TestingProfileB(config)) return false;
+  CompleteServerTableSet(config);
+  return true;
+}
+
 Status CreateServerTablesOn(sqlite3* db) {
   char* message = nullptr;
   const int rc = sqlite3_exec(db, std::string(kServerTablesDdl).c_str(), nullptr, nullptr, &message);
@@ -103,11 +112,7 @@ Status CreateServerTables(const std::string& path) {
 Result<std::unique_ptr<Client>> CreateTestClientForPath(const std::string& path, std::string base_url,
                                                         TokenProvider token_provider, Config config,
                                                         ClientDeps deps) {
-  PinTestWireProfile(config);
-  if (TestingProfileB(config)) {
-    CompleteServerTableSet(config);
-    OVERSYNC_RETURN_IF_ERROR(CreateServerTables(path));
-  }
+  if (PrepareTestConfig(config)) OVERSYNC_RETURN_IF_ERROR(CreateServerTables(path));
   return Client::CreateForPath(path, std::move(base_url), std::move(token_provider), std::move(config),
                                std::move(deps));
 }
@@ -115,11 +120,7 @@ Result<std::unique_ptr<Client>> CreateTestClientForPath(const std::string& path,
 Result<std::unique_ptr<Client>> CreateTestClient(sqlite3* db, std::string base_url,
                                                  TokenProvider token_provider, Config config,
                                                  ClientDeps deps) {
-  PinTestWireProfile(config);
-  if (TestingProfileB(config)) {
-    CompleteServerTableSet(config);
-    OVERSYNC_RETURN_IF_ERROR(CreateServerTablesOn(db));
-  }
+  if (PrepareTestConfig(config)) OVERSYNC_RETURN_IF_ERROR(CreateServerTablesOn(db));
   return Client::Create(db, std::move(base_url), std::move(token_provider), std::move(config),
                         std::move(deps));
 }

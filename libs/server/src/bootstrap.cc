@@ -477,44 +477,46 @@ namespace {
 
 // Every registered table and each of its existing partitions / inheritance children gets a
 // statement-level BEFORE TRUNCATE trigger raising SQLSTATE 55000 (layout::kTruncateGuardFunctionSql),
-// even in a bundle context and under CASCADE. Missing or altered guards are (re)installed;
-// `changed` counts the tables touched. Runs in the bootstrap transaction under its lock.
-Status InstallTruncateGuards(pg::PgConnection& tx, const std::vector<TableInfo>& tables,
-                             int& changed) {
+// even in a bundle context and under CASCADE. Missing or altered guards are (re)installed. One
+// query finds them for all tables. Runs in the bootstrap transaction under its lock.
+Status InstallTruncateGuards(pg::PgConnection& tx, const std::vector<TableInfo>& tables) {
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult function, tx.Exec(
       "SELECT to_regprocedure('sync.reject_registered_table_truncate()') IS NOT NULL"));
   if (!function.Bool(0, 0)) OVERSYNC_RETURN_IF_ERROR(tx.ExecScript(layout::kTruncateGuardFunctionSql));
+  std::vector<std::string> schemas;
+  std::vector<std::string> names;
   for (const TableInfo& t : tables) {
-    // The table and its descendants, with whether each already has exactly the expected guard
-    // (tgtype 34 = BEFORE | TRUNCATE, statement level; arguments schema, table).
-    OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult targets, tx.Exec(R"sql(
-WITH RECURSIVE family(oid) AS (
-  SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE n.nspname = $1 AND c.relname = $2
-  UNION SELECT i.inhrelid FROM pg_inherits i JOIN family f ON i.inhparent = f.oid)
-SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-       (SELECT count(*) FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
-        JOIN pg_namespace pn ON pn.oid = p.pronamespace AND pn.nspname = 'sync'
-        WHERE tg.tgrelid = c.oid AND tg.tgname = $3 AND p.proname = $4 AND tg.tgtype = 34
-          AND tg.tgenabled = 'O' AND tg.tgnargs = 2
-          AND tg.tgargs = convert_to($1, 'UTF8') || '\x00'::bytea || convert_to($2, 'UTF8')
-                          || '\x00'::bytea) = 1
+    schemas.push_back(t.table.schema);
+    names.push_back(t.table.table);
+  }
+  // Each registered table and its descendants that lack exactly the expected guard
+  // (tgtype 34 = BEFORE | TRUNCATE, statement level; arguments: the registered schema, table).
+  OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult missing, tx.Exec(R"sql(
+WITH RECURSIVE family(oid, schema_name, table_name) AS (
+  SELECT c.oid, x.schema_name, x.table_name
+  FROM unnest($1::text[], $2::text[]) AS x(schema_name, table_name)
+  JOIN pg_namespace n ON n.nspname = x.schema_name
+  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = x.table_name
+  UNION SELECT i.inhrelid, f.schema_name, f.table_name
+  FROM pg_inherits i JOIN family f ON i.inhparent = f.oid)
+SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), f.schema_name, f.table_name
 FROM family f JOIN pg_class c ON c.oid = f.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE (SELECT count(*) FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
+       JOIN pg_namespace pn ON pn.oid = p.pronamespace AND pn.nspname = 'sync'
+       WHERE tg.tgrelid = c.oid AND tg.tgname = $3 AND p.proname = $4 AND tg.tgtype = 34
+         AND tg.tgenabled = 'O' AND tg.tgnargs = 2
+         AND tg.tgargs = convert_to(f.schema_name, 'UTF8') || '\x00'::bytea
+                         || convert_to(f.table_name, 'UTF8') || '\x00'::bytea) <> 1
 ORDER BY 1)sql",
-                                                             {t.table.schema, t.table.table,
-                                                              layout::kTruncateGuardTrigger,
-                                                              layout::kTruncateGuardFunction}));
-    bool touched = false;
-    for (int r = 0; r < targets.rows(); ++r) {
-      if (targets.Bool(r, 1)) continue;
-      OVERSYNC_RETURN_IF_ERROR(tx.ExecScript(fmt::format(
-          "DROP TRIGGER IF EXISTS {0} ON {1}; CREATE TRIGGER {0} BEFORE TRUNCATE ON {1} FOR EACH "
-          "STATEMENT EXECUTE FUNCTION sync.{2}({3}, {4})",
-          layout::kTruncateGuardTrigger, targets.Text(r, 0), layout::kTruncateGuardFunction,
-          pg::QuoteLiteral(t.table.schema), pg::QuoteLiteral(t.table.table))));
-      touched = true;
-    }
-    if (touched) ++changed;
+                                                          {TextArray(schemas), TextArray(names),
+                                                           layout::kTruncateGuardTrigger,
+                                                           layout::kTruncateGuardFunction}));
+  for (int r = 0; r < missing.rows(); ++r) {
+    OVERSYNC_RETURN_IF_ERROR(tx.ExecScript(fmt::format(
+        "DROP TRIGGER IF EXISTS {0} ON {1}; CREATE TRIGGER {0} BEFORE TRUNCATE ON {1} FOR EACH "
+        "STATEMENT EXECUTE FUNCTION sync.{2}({3}, {4})",
+        layout::kTruncateGuardTrigger, missing.Text(r, 0), layout::kTruncateGuardFunction,
+        pg::QuoteLiteral(missing.Text(r, 1)), pg::QuoteLiteral(missing.Text(r, 2)))));
   }
   return {};
 }
@@ -528,8 +530,7 @@ Result<int> InstallCaptureTriggers(pg::PgConnection& conn, const std::vector<Tab
     installed = 0;
     OVERSYNC_RETURN_IF_ERROR(tx.Exec("SELECT pg_advisory_xact_lock($1)",
                                      {std::to_string(layout::kBootstrapLockKey)}));
-    int guards_changed = 0;  // not reported: `installed` counts capture-trigger repairs
-    OVERSYNC_RETURN_IF_ERROR(InstallTruncateGuards(tx, tables, guards_changed));
+    OVERSYNC_RETURN_IF_ERROR(InstallTruncateGuards(tx, tables));
     for (const TableInfo& t : tables) {
       const std::string kind = std::to_string(static_cast<int>(t.key_kind));
       const std::string table_id = std::to_string(t.table.table_id);

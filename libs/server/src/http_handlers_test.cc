@@ -1306,15 +1306,10 @@ TEST_F(ProfileBPushTest, BootstrapRefusesUnsupportedNumericTypes) {
 // "unhealthy" with accepting_operations false and /syncx/health answers 503 (not a 500 from
 // querying tables that may not exist yet).
 TEST_F(HttpHandlersTest, BeforeBootstrapOperationsAre503AndStatusIsUnhealthy) {
-  ServiceConfig config = config_;
-  config.registered_tables = {{"business", "users", {"id"}},
-                              {"business", "posts", {"id"}},
-                              {"business", "files", {"id"}},
-                              {"business", "docs", {"doc_id"}}};
   RuntimeOptions options;
   options.database_url = db_->dsn();
   options.max_connections = 2;
-  auto service = RuntimeService::Create(config, options);
+  auto service = RuntimeService::Create(FixtureConfig(), options);
   ASSERT_TRUE(service.has_value()) << service.error().ToString();
   HttpSyncHandlers handlers(**service, &Authenticate, {});
   http::Router router;

@@ -64,12 +64,18 @@ class RuntimeTest : public ::testing::Test {
   // Override to change the configuration before the service is created.
   virtual void ConfigureService(ServiceConfig& config) { (void)config; }
 
-  std::unique_ptr<RuntimeService> MakeService() {
+  // The tables every fixture service registers (config_ plus these is what MakeService runs).
+  ServiceConfig FixtureConfig() const {
     ServiceConfig config = config_;
     config.registered_tables = {{"business", "users", {"id"}},
                                 {"business", "posts", {"id"}},
                                 {"business", "files", {"id"}},
                                 {"business", "docs", {"doc_id"}}};
+    return config;
+  }
+
+  std::unique_ptr<RuntimeService> MakeService() {
+    ServiceConfig config = FixtureConfig();
     RuntimeOptions options;
     options.database_url = db_->dsn();
     options.max_connections = 8;
