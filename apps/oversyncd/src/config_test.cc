@@ -73,7 +73,10 @@ TEST(ConfigFromEnvTest, WireProfiles) {
   ASSERT_TRUE(root_a.has_value());
   EXPECT_EQ(root_a->second_profile_path, "/jcs_uniform_numeric_strings_v1");
   EXPECT_EQ(SecondMountPoolSize(*defaults), 10);  // 50 + 10 within PostgreSQL's 100
-  EXPECT_EQ(SecondMountPoolSize(*FromMap({{"OVERSYNC_DB_POOL_MAX_CONNS", "4"}})), 2);
+  Result<Config> small_pool =
+      FromMap({{"OVERSYNC_DB_POOL_MAX_CONNS", "8"}, {"OVERSYNC_DB_POOL_MIN_CONNS", "1"}});
+  ASSERT_TRUE(small_pool.has_value()) << small_pool.error().ToString();
+  EXPECT_EQ(SecondMountPoolSize(*small_pool), 2);  // 8 / 5 = 1, but at least 2
   Result<Config> only_root = FromMap({{"OVERSYNCD_SECOND_PROFILE_PATH", " off "}});
   ASSERT_TRUE(only_root.has_value());
   EXPECT_EQ(only_root->second_profile_path, "");
