@@ -115,7 +115,10 @@ TEST_F(RecoveryTest, HistoryPrunedAtCreateRotatesAndPushesPreservedOutboxAsBundl
   Result<PushReport> failed = b.client->PushPending();
   ASSERT_FALSE(failed.has_value());
   ExpectSourceRecovery(failed.error(), SourceRecoveryCode::kHistoryPruned);
-  EXPECT_NE(ClientErrorOf(failed.error())->reason.find("older than retained"), std::string::npos)
+  // Profile B's messages carry no ids (protocol-b.md §6.2).
+  EXPECT_NE(ClientErrorOf(failed.error())->reason.find(
+                TestSpeaksProfileB() ? "source history is no longer retained" : "older than retained"),
+            std::string::npos)
       << failed.error().ToString();
   // Durable entry: outbox stays frozen as bundle 1 of the old source; a fresh replacement is
   // reserved with its own source row.
@@ -228,7 +231,9 @@ TEST_F(RecoveryTest, OutOfOrderAtCreatePersistsAcrossRestartUntilRebuild) {
   Result<PushReport> failed = d.client->PushPending();
   ASSERT_FALSE(failed.has_value());
   ExpectSourceRecovery(failed.error(), SourceRecoveryCode::kSourceSequenceOutOfOrder);
-  EXPECT_NE(ClientErrorOf(failed.error())->reason.find("expected next source_bundle_id 2, got 7"),
+  EXPECT_NE(ClientErrorOf(failed.error())->reason.find(
+                TestSpeaksProfileB() ? "source sequence is out of order"
+                               : "expected next source_bundle_id 2, got 7"),
             std::string::npos)
       << failed.error().ToString();
   const std::string replacement = d.Reservation();
@@ -337,7 +342,9 @@ TEST_F(RecoveryTest, SourceRetiredAtCreateAndCommitAdoptsReplacementAndDivergenc
   Result<PushReport> failed = a.client->PushPending();
   ASSERT_FALSE(failed.has_value());
   ExpectSourceRecovery(failed.error(), SourceRecoveryCode::kSourceRetired);
-  EXPECT_NE(ClientErrorOf(failed.error())->reason.find("retired and replaced by " + b_replacement),
+  EXPECT_NE(ClientErrorOf(failed.error())->reason.find(
+                TestSpeaksProfileB() ? std::string("source is retired")
+                               : "retired and replaced by " + b_replacement),
             std::string::npos)
       << failed.error().ToString();
   EXPECT_EQ(b.client->source_id(), b_replacement);

@@ -32,6 +32,8 @@ std::string TestWireProfile() {
   return "jcs_uniform_numeric_strings_v1";
 }
 
+bool TestSpeaksProfileB() { return TestWireProfile() == "jcs_uniform_numeric_strings_v1"; }
+
 const std::string_view kServerTablesDdl = R"sql(
 CREATE TABLE IF NOT EXISTS users (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at TEXT, updated_at TEXT);

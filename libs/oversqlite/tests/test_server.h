@@ -49,6 +49,8 @@ namespace oversync::oversqlite::testing {
 // runs every client test binary once per profile), else jcs_uniform_numeric_strings_v1 (the
 // client's default for new databases).
 std::string TestWireProfile();
+// Whether TestWireProfile() is jcs_uniform_numeric_strings_v1 (profile-B message texts).
+bool TestSpeaksProfileB();
 
 // Every business table the reference server registers, locally (CREATE TABLE IF NOT EXISTS,
 // so a test's own variant of a table, created first, wins).

@@ -306,7 +306,8 @@ Result<PushChunkRequest> DecodePushChunkRequest(std::string_view body, JsonParse
 }
 
 Result<SnapshotSessionCreateRequest> DecodeSnapshotSessionCreateRequest(std::string_view body,
-                                                                        JsonParser* parser) {
+                                                                        JsonParser* parser,
+                                                                        WireProfileId profile) {
   const DecodeContext& ctx = kSnapshotCreateCtx;
   SnapshotSessionCreateRequest request;
   // No body (or only JSON whitespace: Go's decoder reports io.EOF) = keep-source snapshot. Other
@@ -329,9 +330,11 @@ Result<SnapshotSessionCreateRequest> DecodeSnapshotSessionCreateRequest(std::str
   OVERSYNC_RETURN_IF_ERROR(
       ReadString(*replacement, "new_source_id", r.new_source_id, ctx, "source_replacement"));
   OVERSYNC_RETURN_IF_ERROR(ReadString(*replacement, "reason", r.reason, ctx, "source_replacement"));
-  r.previous_source_id = std::string(internal::TrimSpace(r.previous_source_id));
-  r.new_source_id = std::string(internal::TrimSpace(r.new_source_id));
-  r.reason = std::string(internal::TrimSpace(r.reason));
+  if (profile == WireProfileId::kGoCanonicalV1) {
+    r.previous_source_id = std::string(internal::TrimSpace(r.previous_source_id));
+    r.new_source_id = std::string(internal::TrimSpace(r.new_source_id));
+    r.reason = std::string(internal::TrimSpace(r.reason));
+  }
   request.source_replacement = std::move(r);
   return request;
 }

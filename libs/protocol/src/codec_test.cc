@@ -602,6 +602,16 @@ TEST(SnapshotSessionCreateRequestDecodeTest, DecodesAndTrimsReplacement) {
   EXPECT_EQ(r->source_replacement->previous_source_id, "dev-old");
   EXPECT_EQ(r->source_replacement->new_source_id, "dev-new");
   EXPECT_EQ(r->source_replacement->reason, "source_retired");
+  // protocol-b.md §5.10: profile B keeps the members byte for byte (the server rejects them).
+  r = DecodeSnapshotSessionCreateRequest(
+      "{\"source_replacement\":{\"previous_source_id\":\" dev-old\",\"new_source_id\":\"dev-new\","
+      "\"reason\":\"history_pruned \"}}",
+      nullptr, WireProfileId::kJcsUniformNumericStringsV1);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  ASSERT_TRUE(r->source_replacement.has_value());
+  EXPECT_EQ(r->source_replacement->previous_source_id, " dev-old");
+  EXPECT_EQ(r->source_replacement->new_source_id, "dev-new");
+  EXPECT_EQ(r->source_replacement->reason, "history_pruned ");
 }
 
 TEST(SnapshotSessionCreateRequestDecodeTest, EmptyReplacementObjectIsPresent) {

@@ -12,25 +12,10 @@ namespace oversync::bootstrap {
 namespace {
 
 using layout::kScopeColumn;
+using pg::TextArray;
 
 Status Unsupported(std::string message) {
   return {ErrorCode::kUnsupportedSchema, std::move(message)};
-}
-
-// A PostgreSQL text[] literal ('{"a","b"}') with every element quoted.
-std::string TextArray(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (const char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
 }
 
 struct UniqueIndex {
@@ -421,7 +406,8 @@ Status ValidateExistingLayout(pg::PgConnection& conn, const std::vector<TableInf
 
 }  // namespace
 
-Result<bool> EnsureSyncLayout(pg::PgConnection& conn, const std::vector<TableInfo>& tables) {
+Result<bool> EnsureSyncLayout(pg::PgConnection& conn, const std::vector<TableInfo>& tables,
+                              const FreshLayoutFn& on_fresh_layout) {
   bool created = false;
   Status status = pg::WithRetry(3, std::chrono::milliseconds(50), [&]() -> Status {
     created = false;
@@ -465,6 +451,7 @@ Result<bool> EnsureSyncLayout(pg::PgConnection& conn, const std::vector<TableInf
       for (const std::string_view statement : layout::IndexStatements()) {
         OVERSYNC_RETURN_IF_ERROR(tx.ExecScript(statement));
       }
+      if (on_fresh_layout) OVERSYNC_RETURN_IF_ERROR(on_fresh_layout(tx));
       created = true;
       return {};
     });
@@ -527,57 +514,63 @@ Result<int> InstallCaptureTriggers(pg::PgConnection& conn, const std::vector<Tab
   if (tables.empty()) return 0;
   int installed = 0;
   Status status = pg::InTransaction(conn, pg::Isolation::kReadCommitted, [&](pg::PgConnection& tx) -> Status {
-    installed = 0;
     OVERSYNC_RETURN_IF_ERROR(tx.Exec("SELECT pg_advisory_xact_lock($1)",
                                      {std::to_string(layout::kBootstrapLockKey)}));
-    OVERSYNC_RETURN_IF_ERROR(InstallTruncateGuards(tx, tables));
-    for (const TableInfo& t : tables) {
-      const std::string kind = std::to_string(static_cast<int>(t.key_kind));
-      const std::string table_id = std::to_string(t.table.table_id);
-      // The installed pair matches when both triggers exist exactly once with the expected
-      // function, timing/events (tgtype: ROW|BEFORE|INSERT|DELETE|UPDATE = 31, ROW|INSERT|DELETE|
-      // UPDATE = 29), enabled, and the capture arguments equal (key, kind, table_id).
-      OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult current, tx.Exec(R"sql(
+    OVERSYNC_ASSIGN_OR_RETURN(installed, InstallCaptureTriggersInTx(tx, tables));
+    return {};
+  });
+  if (!status.ok()) return Error(std::move(status));
+  return installed;
+}
+
+Result<int> InstallCaptureTriggersInTx(pg::PgConnection& tx, const std::vector<TableInfo>& tables) {
+  int installed = 0;
+  if (tables.empty()) return installed;
+  OVERSYNC_RETURN_IF_ERROR(InstallTruncateGuards(tx, tables));
+  for (const TableInfo& t : tables) {
+    const std::string kind = std::to_string(static_cast<int>(t.key_kind));
+    const std::string table_id = std::to_string(t.table.table_id);
+    // The installed pair matches when both triggers exist exactly once with the expected
+    // function, timing/events (tgtype: ROW|BEFORE|INSERT|DELETE|UPDATE = 31, ROW|INSERT|DELETE|
+    // UPDATE = 29), enabled, and the capture arguments equal (key, kind, table_id).
+    OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult current, tx.Exec(R"sql(
 SELECT
-  count(*) FILTER (WHERE tg.tgname = $3 AND p.proname = $5 AND tg.tgtype = 31
-                   AND tg.tgenabled = 'O' AND tg.tgnargs = 0),
-  count(*) FILTER (WHERE tg.tgname = $4 AND p.proname = $6 AND tg.tgtype = 29
-                   AND tg.tgenabled = 'O' AND tg.tgnargs = 3
-                   AND tg.tgargs = convert_to($7, 'UTF8') || '\x00'::bytea
-                                   || convert_to($8, 'UTF8') || '\x00'::bytea
-                                   || convert_to($9, 'UTF8') || '\x00'::bytea),
-  count(*) FILTER (WHERE tg.tgname IN ($3, $4))
+count(*) FILTER (WHERE tg.tgname = $3 AND p.proname = $5 AND tg.tgtype = 31
+                 AND tg.tgenabled = 'O' AND tg.tgnargs = 0),
+count(*) FILTER (WHERE tg.tgname = $4 AND p.proname = $6 AND tg.tgtype = 29
+                 AND tg.tgenabled = 'O' AND tg.tgnargs = 3
+                 AND tg.tgargs = convert_to($7, 'UTF8') || '\x00'::bytea
+                                 || convert_to($8, 'UTF8') || '\x00'::bytea
+                                 || convert_to($9, 'UTF8') || '\x00'::bytea),
+count(*) FILTER (WHERE tg.tgname IN ($3, $4))
 FROM pg_trigger tg
 JOIN pg_class c ON c.oid = tg.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_proc p ON p.oid = tg.tgfoid
 JOIN pg_namespace pn ON pn.oid = p.pronamespace AND pn.nspname = 'sync'
 WHERE n.nspname = $1 AND c.relname = $2 AND NOT tg.tgisinternal)sql",
-                                                              {t.table.schema, t.table.table,
-                                                               layout::kOwnerGuardTrigger,
-                                                               layout::kCaptureTrigger,
-                                                               layout::kOwnerGuardFunction,
-                                                               layout::kCaptureFunction,
-                                                               t.table.sync_key_column, kind,
-                                                               table_id}));
-      if (current.Int64(0, 0) == 1 && current.Int64(0, 1) == 1 && current.Int64(0, 2) == 2) {
-        continue;
-      }
-      const std::string target = pg::QuoteIdent(t.table.schema) + "." + pg::QuoteIdent(t.table.table);
-      OVERSYNC_RETURN_IF_ERROR(tx.ExecScript(fmt::format(
-          "DROP TRIGGER IF EXISTS {0} ON {2}; DROP TRIGGER IF EXISTS {1} ON {2}; "
-          "CREATE TRIGGER {1} BEFORE INSERT OR UPDATE OR DELETE ON {2} FOR EACH ROW "
-          "EXECUTE FUNCTION sync.{3}(); "
-          "CREATE TRIGGER {0} AFTER INSERT OR UPDATE OR DELETE ON {2} FOR EACH ROW "
-          "EXECUTE FUNCTION sync.{4}({5}, {6}, {7})",
-          layout::kCaptureTrigger, layout::kOwnerGuardTrigger, target, layout::kOwnerGuardFunction,
-          layout::kCaptureFunction, pg::QuoteLiteral(t.table.sync_key_column),
-          pg::QuoteLiteral(kind), pg::QuoteLiteral(table_id))));
-      ++installed;
+                                                            {t.table.schema, t.table.table,
+                                                             layout::kOwnerGuardTrigger,
+                                                             layout::kCaptureTrigger,
+                                                             layout::kOwnerGuardFunction,
+                                                             layout::kCaptureFunction,
+                                                             t.table.sync_key_column, kind,
+                                                             table_id}));
+    if (current.Int64(0, 0) == 1 && current.Int64(0, 1) == 1 && current.Int64(0, 2) == 2) {
+      continue;
     }
-    return {};
-  });
-  if (!status.ok()) return Error(std::move(status));
+    const std::string target = pg::QuoteIdent(t.table.schema) + "." + pg::QuoteIdent(t.table.table);
+    OVERSYNC_RETURN_IF_ERROR(tx.ExecScript(fmt::format(
+        "DROP TRIGGER IF EXISTS {0} ON {2}; DROP TRIGGER IF EXISTS {1} ON {2}; "
+        "CREATE TRIGGER {1} BEFORE INSERT OR UPDATE OR DELETE ON {2} FOR EACH ROW "
+        "EXECUTE FUNCTION sync.{3}(); "
+        "CREATE TRIGGER {0} AFTER INSERT OR UPDATE OR DELETE ON {2} FOR EACH ROW "
+        "EXECUTE FUNCTION sync.{4}({5}, {6}, {7})",
+        layout::kCaptureTrigger, layout::kOwnerGuardTrigger, target, layout::kOwnerGuardFunction,
+        layout::kCaptureFunction, pg::QuoteLiteral(t.table.sync_key_column),
+        pg::QuoteLiteral(kind), pg::QuoteLiteral(table_id))));
+    ++installed;
+  }
   return installed;
 }
 

@@ -3,6 +3,7 @@
 #ifndef OVERSYNC_SERVER_SRC_BOOTSTRAP_H_
 #define OVERSYNC_SERVER_SRC_BOOTSTRAP_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,16 +43,24 @@ Status ValidateProfileBColumnTypes(pg::PgConnection& conn,
 Result<TableDependencies> ValidateForeignKeys(pg::PgConnection& conn,
                                               const std::vector<TableInfo>& tables);
 
+// Work that must commit atomically with a newly created layout (protocol-b.md §8.2: triggers
+// and the adoption of populated tables), run in the creating transaction after the DDL and the
+// catalog rows. Its error rolls the whole creation back.
+using FreshLayoutFn = std::function<Status(pg::PgConnection& tx)>;
+
 // Creates the layout when no `sync` objects exist, otherwise validates the markers and the exact
 // catalog and runs no DDL. Serialized across processes by the bootstrap advisory lock; retried on
-// serialization failures like go-oversync (3 attempts, 50 ms x attempt).
-// Returns true when the layout was created by this call.
-Result<bool> EnsureSyncLayout(pg::PgConnection& conn, const std::vector<TableInfo>& tables);
+// serialization failures like go-oversync (3 attempts, 50 ms x attempt; `on_fresh_layout` runs
+// again in each attempt). Returns true when the layout was created by this call.
+Result<bool> EnsureSyncLayout(pg::PgConnection& conn, const std::vector<TableInfo>& tables,
+                              const FreshLayoutFn& on_fresh_layout = nullptr);
 
 // Installs the owner-guard and capture triggers on every registered table, skipping tables whose
-// triggers already match exactly (no AccessExclusive lock when nothing changed, §10.1 item 4).
-// Returns the number of tables whose triggers were (re)created.
+// triggers already match exactly (no AccessExclusive lock when nothing changed, §10.1 item 4),
+// and the TRUNCATE guards (§8.3). Returns the number of tables whose triggers were (re)created.
 Result<int> InstallCaptureTriggers(pg::PgConnection& conn, const std::vector<TableInfo>& tables);
+// The same inside the caller's transaction, which must hold the bootstrap advisory lock.
+Result<int> InstallCaptureTriggersInTx(pg::PgConnection& tx, const std::vector<TableInfo>& tables);
 
 }  // namespace oversync::bootstrap
 

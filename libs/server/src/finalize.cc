@@ -75,7 +75,8 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
                                                       pg::PgConnection& tx, std::int64_t user_pk,
                                                       const std::string& source_id,
                                                       std::int64_t source_bundle_id,
-                                                      const std::string& canonical_request_hash) {
+                                                      const std::string& canonical_request_hash,
+                                                      bool request_hash_from_rows) {
   const std::string user_pk_text = std::to_string(user_pk);
   OVERSYNC_ASSIGN_OR_RETURN(pg::PgResult staged, tx.Exec(
       "SELECT table_id, op_code, encode(key_bytes, 'hex'), payload_db::text "
@@ -139,6 +140,8 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
   const bool profile_b = profile_b::Enabled(impl);
   std::optional<protocol::BundleHasher> hasher_b;
   if (profile_b) hasher_b.emplace(protocol::JcsUniformNumericStringsV1Profile(), bundle_seq);
+  std::optional<protocol::CanonicalRequestHasher> request_hasher;
+  if (profile_b && request_hash_from_rows) request_hasher.emplace();
   std::string exact_copy;  // cpp_bundle_rows_exact rows in COPY text format
   protocol::JsonParser parser;
   // bundle_rows in COPY text format (one COPY for the whole bundle).
@@ -181,6 +184,11 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
       }
       OVERSYNC_RETURN_IF_ERROR(hasher_b->AddRow(table->shape.schema, table->shape.table, key,
                                                 out.op, payload_b ? &*payload_b : nullptr));
+      if (request_hasher) {
+        OVERSYNC_RETURN_IF_ERROR(request_hasher->AddRow(table->shape.schema, table->shape.table,
+                                                        key, out.op, 0,
+                                                        payload_b ? &*payload_b : nullptr));
+      }
     }
     ++ordinal;
     copy_data += bundle_prefix;
@@ -240,7 +248,7 @@ Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& im
         "INSERT INTO sync.cpp_bundle_profile_b (user_pk, bundle_seq, bundle_hash, byte_count, "
         "canonical_request_hash) VALUES ($1, $2, $3, $4, $5)",
         {user_pk_text, std::to_string(bundle_seq), hash_b.hex, std::to_string(hash_b.byte_count),
-         canonical_request_hash}));
+         request_hasher ? request_hasher->Finish().hex : canonical_request_hash}));
     if (!exact_copy.empty()) {
       OVERSYNC_RETURN_IF_ERROR(tx.CopyIn(
           "COPY sync.cpp_bundle_rows_exact (user_pk, bundle_seq, row_ordinal, payload_exact) "

@@ -354,7 +354,8 @@ http::Response HttpSyncHandlers::HandleWatch(const http::Request& request,
 http::Response HttpSyncHandlers::HandleCreateSnapshotSession(const http::Request& request,
                                                              const Actor* actor) const {
   if (auto early = Preamble(request, "POST", actor)) return std::move(*early);
-  auto decoded = protocol::DecodeSnapshotSessionCreateRequest(request.body);
+  auto decoded = protocol::DecodeSnapshotSessionCreateRequest(request.body, nullptr,
+                                                              service_.wire_profile());
   if (!decoded) {
     return JsonError(decoded.error(), ErrorCode::kSnapshotSessionCreateFailed, "");
   }

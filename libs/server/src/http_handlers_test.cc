@@ -1301,6 +1301,112 @@ TEST_F(ProfileBPushTest, BootstrapRefusesUnsupportedNumericTypes) {
       << report.error().message();
 }
 
+// protocol-b.md §6.2: the source-sequence answers of push create and commit carry no ids.
+TEST_F(ProfileBPushTest, SourceSequenceMessagesCarryNoIds) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  Sql("INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id) "
+      "SELECT user_pk, 'dev-a', 'active', 3 FROM sync.user_state WHERE user_id = 'alice'");
+  const std::vector<Upload> rows = {
+      {"users", UserKey(1), "INSERT", 0, R"({"id":")" + UserKey(1) + R"(","name":"n"})"}};
+  const std::string hash = RequestHash(rows);
+  const auto create = [&](std::int64_t source_bundle_id) {
+    return Call("POST", "/sync/push-sessions",
+                fmt::format(R"({{"source_bundle_id":{},"planned_row_count":1,)"
+                            R"("canonical_request_hash":"{}"}})",
+                            source_bundle_id, hash));
+  };
+  auto ahead = create(5);
+  EXPECT_EQ(ahead.status, 409);
+  EXPECT_EQ(ahead.body,
+            R"({"error":"source_sequence_out_of_order","message":"source sequence is out of order"})"
+            "\n");
+  auto pruned = create(2);  // below the watermark and not replayable
+  EXPECT_EQ(pruned.status, 409);
+  EXPECT_EQ(pruned.body,
+            R"({"error":"history_pruned","message":"source history is no longer retained"})"
+            "\n");
+  // A session staged for 4 whose tuple another writer took before the commit.
+  auto staged = create(4);
+  ASSERT_EQ(staged.status, 200) << staged.body;
+  const auto session = protocol::DecodePushSessionCreateResponse(staged.body, nullptr, kB);
+  ASSERT_TRUE(session.has_value()) << staged.body;
+  ASSERT_EQ(Call("POST", "/sync/push-sessions/" + session->push_id + "/chunks", ChunkBody(rows))
+                .status,
+            200);
+  Sql("UPDATE sync.source_state SET max_committed_source_bundle_id = 4 WHERE source_id = 'dev-a'");
+  auto commit = Call("POST", "/sync/push-sessions/" + session->push_id + "/commit");
+  EXPECT_EQ(commit.status, 409);
+  EXPECT_EQ(commit.body,
+            R"({"error":"source_sequence_changed","message":"source sequence changed before commit"})"
+            "\n");
+}
+
+// protocol-b.md §5.10 (validateSnapshotSourceReplacement, applySnapshotSourceReplacementInTx;
+// Go TestValidateSnapshotSourceReplacement_RejectsNormalizedOrNonASCIISourceIDs): the ids are
+// compared byte for byte, checked against the source-id grammar and the reserved server ids, and
+// both 409s say "source replacement is invalid"; a retired source gets "source is retired" with
+// its own id, and a retirement record outside the grammar is 500 source_retired_invalid.
+TEST_F(ProfileBPushTest, SourceReplacementGrammarAndMessages) {
+  ASSERT_EQ(Call("POST", "/sync/connect", "{}").status, 200);
+  const auto snapshot = [&](const std::string& previous, const std::string& next,
+                            const std::string& source = "dev-a") {
+    return Call("POST", "/sync/snapshot-sessions",
+                fmt::format(R"({{"source_replacement":{{"previous_source_id":"{}",)"
+                            R"("new_source_id":"{}","reason":"history_pruned"}}}})",
+                            previous, next),
+                "alice", source);
+  };
+  const auto invalid = [](std::string_view message) {
+    return fmt::format(R"({{"error":"snapshot_session_invalid","message":"{}"}})", message) + "\n";
+  };
+  for (const std::string& bad : {std::string(" dev-a"), std::string("dev-a "), std::string("d a"),
+                                 std::string("caf\xC3\xA9"), std::string()}) {
+    auto r = snapshot(bad, "dev-b");
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.body, invalid("previous_source_id is invalid")) << bad;
+    EXPECT_EQ(r.body.find(bad.empty() ? "\x01" : bad), std::string::npos) << "echoes the id";
+  }
+  EXPECT_EQ(snapshot("dev-a", "dev b").body, invalid("new_source_id is invalid"));
+  EXPECT_EQ(snapshot("dev-a", "").body, invalid("new_source_id is invalid"));
+  EXPECT_EQ(snapshot("dev-a", "server-writer").body, invalid("source replacement is invalid"));
+  EXPECT_EQ(snapshot("dev-x", "dev-b").body,
+            invalid("previous_source_id must match authenticated source_id"));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sync.source_state"), "0");  // nothing was recorded
+
+  // A replacement to an already known source: 409 with the profile-B wording.
+  Sql("INSERT INTO sync.source_state (user_pk, source_id, state) SELECT user_pk, 'dev-k', "
+      "'active' FROM sync.user_state WHERE user_id = 'alice'");
+  auto known = snapshot("dev-a", "dev-k");
+  EXPECT_EQ(known.status, 409);
+  EXPECT_EQ(known.body,
+            R"({"error":"source_replacement_invalid","message":"source replacement is invalid"})"
+            "\n");
+
+  auto rotated = snapshot("dev-a", "dev-b");
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  // The retired source: both the other-replacement 409 and push create say "source is retired".
+  const std::string retired =
+      R"({"error":"source_retired","message":"source is retired","source_id":"dev-a","replaced_by_source_id":"dev-b"})"
+      "\n";
+  auto other = snapshot("dev-a", "dev-c");
+  EXPECT_EQ(other.status, 409);
+  EXPECT_EQ(other.body, retired);
+  auto create = Call("POST", "/sync/push-sessions", CreateBody(1, Hash()));
+  EXPECT_EQ(create.status, 409);
+  EXPECT_EQ(create.body, retired);
+  // The idempotent repeat still succeeds.
+  EXPECT_EQ(snapshot("dev-a", "dev-b").status, 200);
+
+  // A retirement record a profile-A mount could write (its ids are only trimmed) does not fit
+  // the profile-B grammar: 500, not a body every profile-B client rejects.
+  Sql("UPDATE sync.source_state SET replaced_by_source_id = 'dev b' WHERE source_id = 'dev-a'");
+  auto broken = Call("POST", "/sync/push-sessions", CreateBody(1, Hash()));
+  EXPECT_EQ(broken.status, 500);
+  EXPECT_EQ(broken.body,
+            R"({"error":"source_retired_invalid","message":"Source retirement state is invalid"})"
+            "\n");
+}
+
 // protocol-b.md §1.4 (both profiles here): until Bootstrap has committed, every sync operation
 // answers 503 service_unavailable, capabilities answer from configuration, /syncx/status reports
 // "unhealthy" with accepting_operations false and /syncx/health answers 503 (not a 500 from

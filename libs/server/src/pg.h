@@ -201,6 +201,8 @@ void AppendCopyNull(std::string& row, bool first = false);
 std::string QuoteIdent(std::string_view ident);
 // Quotes an SQL string literal ('' doubling).
 std::string QuoteLiteral(std::string_view text);
+// A text[] parameter value ('{"a","b"}') with every element quoted, for `$n::text[]`.
+std::string TextArray(const std::vector<std::string>& items);
 
 }  // namespace oversync::pg
 

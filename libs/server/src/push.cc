@@ -240,10 +240,14 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
     OVERSYNC_ASSIGN_OR_RETURN(SourceRow source,
                               LoadSource(tx, scope.user_pk, actor.source_id, false));
     if (source.state == "retired") {
-      return RetiredError(actor.source_id, actor.user_id, source.replaced_by);
+      return RetiredErrorFor(profile_b::Enabled(*impl_), actor.source_id, actor,
+                             source.replaced_by);
     }
+    // Profile B's messages carry no ids (protocol-b.md §6.2).
+    const bool speaks_b = profile_b::Enabled(*impl_);
     const std::int64_t expected = source.max_committed + 1;
     if (request.source_bundle_id < expected) {
+      if (speaks_b) return {ErrorCode::kHistoryPruned, "source history is no longer retained"};
       return {ErrorCode::kHistoryPruned,
               fmt::format("source tuple ({}, {}) for user {} is older than retained duplicate "
                           "history; max committed source_bundle_id is {}",
@@ -251,6 +255,7 @@ Result<protocol::PushSessionCreateResponse> RuntimeService::CreatePushSession(
                           source.max_committed)};
     }
     if (request.source_bundle_id > expected) {
+      if (speaks_b) return {ErrorCode::kSourceSequenceOutOfOrder, "source sequence is out of order"};
       return {ErrorCode::kSourceSequenceOutOfOrder,
               fmt::format("source {} for user {} expected next source_bundle_id {}, got {}",
                           actor.source_id, actor.user_id, expected, request.source_bundle_id)};
@@ -685,9 +690,13 @@ Result<protocol::PushSessionCommitResponse> RuntimeService::CommitPushSession(
     OVERSYNC_ASSIGN_OR_RETURN(SourceRow source,
                               LoadSource(tx, session.user_pk, session.source_id, true));
     if (source.state == "retired") {
-      return RetiredError(session.source_id, actor.user_id, source.replaced_by);
+      return RetiredErrorFor(profile_b::Enabled(*impl_), session.source_id, actor,
+                             source.replaced_by);
     }
     if (session.source_bundle_id != source.max_committed + 1) {
+      if (profile_b::Enabled(*impl_)) {
+        return {ErrorCode::kSourceSequenceChanged, "source sequence changed before commit"};
+      }
       return {ErrorCode::kSourceSequenceChanged,
               fmt::format("source {} for user {} changed expected next source_bundle_id from "
                           "staged {} to {} before commit",

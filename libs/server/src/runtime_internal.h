@@ -235,13 +235,17 @@ struct FinalizedBundle {
 // bundle_log always gets go-oversync's (profile A) hash, so Go servers sharing the database can
 // serve the bundle; a profile-B service also records its own hash, the exact row images that
 // payload_wire rounded and `canonical_request_hash` (docs/wire-profiles.md), and returns the
-// profile-B hash in FinalizedBundle::bundle_hash.
+// profile-B hash in FinalizedBundle::bundle_hash. `request_hash_from_rows` (an adoption
+// baseline, protocol-b.md §8.2) makes a profile-B service record as canonical_request_hash the
+// request hash of the bundle's own rows uploaded with base_row_version 0, instead of
+// `canonical_request_hash`.
 Result<std::optional<FinalizedBundle>> FinalizeBundle(internal::RuntimeState& impl,
                                                       pg::PgConnection& tx, std::int64_t user_pk,
                                                       const std::string& source_id,
                                                       std::int64_t source_bundle_id,
                                                       const std::string& canonical_request_hash =
-                                                          std::string());
+                                                          std::string(),
+                                                      bool request_hash_from_rows = false);
 
 // Source activation after a committed bundle (server.md §4.6) and the retained-floor advance of
 // retention (§7.1). Returns whether the floor moved (the caller marks the scope for the

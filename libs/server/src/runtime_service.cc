@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "adoption.h"
 #include "runtime_internal.h"
 #include "schema_layout.h"
 
@@ -60,54 +61,83 @@ Result<BootstrapReport> RuntimeService::Bootstrap() {
     order_text += component.size() == 1 ? component.front()
                                         : fmt::format("{{{}}}", fmt::join(component, " "));
   }
-  OVERSYNC_ASSIGN_OR_RETURN(report.created_layout, bootstrap::EnsureSyncLayout(*conn, tables));
+  // The registered-table runtime is built before the layout, which may need it to finalize
+  // adoption baselines. A re-bootstrap of a running service (the example server's /test/reset)
+  // re-validates and re-creates the layout but keeps the runtime it already serves with: the
+  // configuration is immutable, so the validated shapes are the same, and replacing them would
+  // race with in-flight operations.
+  const bool first_bootstrap = !impl_->bootstrapped;
+  if (first_bootstrap) {
+    impl_->registered.clear();
+    for (const bootstrap::TableInfo& info : tables) {
+      RegisteredTableRuntime runtime;
+      runtime.shape.schema = info.table.schema;
+      runtime.shape.table = info.table.table;
+      runtime.shape.key_column = info.table.sync_key_column;
+      runtime.shape.key_kind = info.key_kind;
+      for (const auto& [column, type] : info.column_types) {
+        if (type == "bytea") runtime.shape.bytea_columns.push_back(column);
+      }
+      runtime.info = info;
+      impl_->registered.push_back(std::move(runtime));
+    }
+    impl_->lookup = std::make_unique<RegisteredTableLookup>(&impl_->registered);
+    impl_->dependency_order.clear();
+    for (const std::string& name : report.table_order) {
+      for (const RegisteredTableRuntime& t : impl_->registered) {
+        if (t.info.table.qualified() == name) impl_->dependency_order.push_back(&t);
+      }
+    }
+  }
+  const bool profile_b = impl_->profile->id() == protocol::WireProfileId::kJcsUniformNumericStringsV1;
+  const auto create_profile_b_tables = [](pg::PgConnection& tx) -> Status {
+    for (const std::string_view statement : layout::ProfileBStatements()) {
+      OVERSYNC_RETURN_IF_ERROR(tx.ExecScript(statement));
+    }
+    return {};
+  };
+  // A new layout commits together with its triggers and the adoption of the rows the registered
+  // tables already hold (protocol-b.md §8.2), so no write falls between them.
+  int installed_at_creation = 0;
+  AdoptionSummary adopted;
+  const auto on_fresh_layout = [&](pg::PgConnection& tx) -> Status {
+    adopted = AdoptionSummary{};
+    if (profile_b) OVERSYNC_RETURN_IF_ERROR(create_profile_b_tables(tx));
+    OVERSYNC_ASSIGN_OR_RETURN(installed_at_creation,
+                              bootstrap::InstallCaptureTriggersInTx(tx, tables));
+    if (impl_->config.adopt_populated_tables) {
+      OVERSYNC_ASSIGN_OR_RETURN(adopted, AdoptPopulatedTables(*impl_, tx));
+    }
+    return {};
+  };
+  OVERSYNC_ASSIGN_OR_RETURN(report.created_layout,
+                            bootstrap::EnsureSyncLayout(*conn, tables, on_fresh_layout));
+  if (!report.created_layout) installed_at_creation = 0;
   OVERSYNC_ASSIGN_OR_RETURN(report.trigger_tables_installed,
                             bootstrap::InstallCaptureTriggers(*conn, tables));
-  if (impl_->profile->id() == protocol::WireProfileId::kJcsUniformNumericStringsV1) {
+  report.trigger_tables_installed += installed_at_creation;
+  report.adopted_scopes = report.created_layout ? adopted.scopes : 0;
+  report.adopted_rows = report.created_layout ? adopted.rows : 0;
+  if (profile_b) {
     // Idempotent, under the bootstrap lock so concurrent starts do not race on CREATE TABLE.
     const Status created = pg::WithRetry(3, std::chrono::milliseconds(50), [&]() -> Status {
       return pg::InTransaction(*conn, pg::Isolation::kReadCommitted,
                                [&](pg::PgConnection& tx) -> Status {
         OVERSYNC_RETURN_IF_ERROR(tx.Exec("SELECT pg_advisory_xact_lock($1)",
                                          {std::to_string(layout::kBootstrapLockKey)}));
-        for (const std::string_view statement : layout::ProfileBStatements()) {
-          OVERSYNC_RETURN_IF_ERROR(tx.ExecScript(statement));
-        }
-        return {};
+        return create_profile_b_tables(tx);
       });
     });
     if (!created.ok()) return Error(created);
   }
   impl_->logger->Log(LogLevel::kInfo, "bootstrap",
                      fmt::format("sync layout {}; {} registered tables; triggers (re)installed on "
-                                 "{}; table order (FK cycles in braces): {}",
+                                 "{}; adopted {} rows of {} populated scopes; table order (FK "
+                                 "cycles in braces): {}",
                                  report.created_layout ? "created" : "validated", tables.size(),
-                                 report.trigger_tables_installed, order_text));
-  // A re-bootstrap of a running service (the example server's /test/reset) re-validates and
-  // re-creates the layout but keeps the registered-table runtime it already serves with: the
-  // configuration is immutable, so the validated shapes are the same, and replacing them would
-  // race with in-flight operations.
-  if (impl_->bootstrapped) return report;
-  impl_->registered.clear();
-  for (bootstrap::TableInfo& info : tables) {
-    RegisteredTableRuntime runtime;
-    runtime.shape.schema = info.table.schema;
-    runtime.shape.table = info.table.table;
-    runtime.shape.key_column = info.table.sync_key_column;
-    runtime.shape.key_kind = info.key_kind;
-    for (const auto& [column, type] : info.column_types) {
-      if (type == "bytea") runtime.shape.bytea_columns.push_back(column);
-    }
-    runtime.info = std::move(info);
-    impl_->registered.push_back(std::move(runtime));
-  }
-  impl_->lookup = std::make_unique<RegisteredTableLookup>(&impl_->registered);
-  impl_->dependency_order.clear();
-  for (const std::string& name : report.table_order) {
-    for (const RegisteredTableRuntime& t : impl_->registered) {
-      if (t.info.table.qualified() == name) impl_->dependency_order.push_back(&t);
-    }
-  }
+                                 report.trigger_tables_installed, report.adopted_rows,
+                                 report.adopted_scopes, order_text));
+  if (!first_bootstrap) return report;
   if (impl_->watch_hub) {
     impl_->watch_listener = std::make_unique<WatchListener>(
         impl_->dsn, impl_->config.bundle_change_watch.notify_channel, impl_->watch_hub,

@@ -124,6 +124,16 @@ Status RetiredError(const std::string& source_id, const std::string& user_id,
   return protocol::SourceRetiredError(std::move(message), source_id, replaced_by);
 }
 
+Status RetiredErrorFor(bool profile_b, const std::string& retired_source_id, const Actor& actor,
+                       const std::string& replaced_by) {
+  if (!profile_b) return RetiredError(retired_source_id, actor.user_id, replaced_by);
+  if (retired_source_id != actor.source_id ||
+      (!replaced_by.empty() && !protocol::IsValidSourceIdProfileB(replaced_by))) {
+    return {ErrorCode::kSourceRetiredInvalid, "Source retirement state is invalid"};
+  }
+  return protocol::SourceRetiredError("source is retired", actor.source_id, replaced_by);
+}
+
 Status MarkScopeInitialized(pg::PgConnection& tx, std::int64_t user_pk,
                             const std::string& source_id, TimePoint now) {
   return ToStatus(tx.Exec(

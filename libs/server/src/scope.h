@@ -70,6 +70,15 @@ Result<SourceRow> LoadSource(pg::PgConnection& tx, std::int64_t user_pk,
 Status RetiredError(const std::string& source_id, const std::string& user_id,
                     const std::string& replaced_by);
 
+// The source_retired answer to a request of `actor` whose source `retired_source_id` is retired.
+// Profile A: RetiredError. Profile B (protocol-b.md §6.1-§6.2): message "source is retired",
+// source_id the request's own, replaced_by_source_id omitted when empty; a retirement record
+// that does not fit the request (another source than the header's, or a replacement id outside
+// the source-id grammar, e.g. written through a profile-A mount) is kSourceRetiredInvalid
+// "Source retirement state is invalid" (500) instead of a body clients would reject.
+Status RetiredErrorFor(bool profile_b, const std::string& retired_source_id, const Actor& actor,
+                       const std::string& replaced_by);
+
 }  // namespace oversync
 
 #endif  // OVERSYNC_SERVER_SRC_SCOPE_H_

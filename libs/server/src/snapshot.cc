@@ -40,13 +40,30 @@ std::string PayloadExpr(const RegisteredTableRuntime& table) {
   return expr;
 }
 
-// §6.2: validates the replacement and records it (retire previous, reserve new).
-Status ApplySourceReplacement(pg::PgConnection& tx, const Actor& actor, std::int64_t user_pk,
+// §6.2: validates the replacement and records it (retire previous, reserve new). Profile B
+// (protocol-b.md §5.10) compares the ids byte for byte, checks them against the source-id
+// grammar and the reserved server ids first, and words both 409s "source replacement is invalid".
+Status ApplySourceReplacement(const internal::RuntimeState& impl, pg::PgConnection& tx,
+                              const Actor& actor, std::int64_t user_pk,
                               const protocol::SnapshotSourceReplacement& raw) {
-  const std::string previous(TrimAsciiSpace(raw.previous_source_id));
-  const std::string next(TrimAsciiSpace(raw.new_source_id));
-  const std::string reason(TrimAsciiSpace(raw.reason));
-  if (previous != TrimAsciiSpace(actor.source_id)) {
+  const bool speaks_b = profile_b::Enabled(impl);
+  const std::string previous(speaks_b ? std::string_view(raw.previous_source_id)
+                                       : TrimAsciiSpace(raw.previous_source_id));
+  const std::string next(speaks_b ? std::string_view(raw.new_source_id)
+                                   : TrimAsciiSpace(raw.new_source_id));
+  const std::string reason(speaks_b ? std::string_view(raw.reason) : TrimAsciiSpace(raw.reason));
+  if (speaks_b) {
+    if (!protocol::IsValidSourceIdProfileB(previous)) {
+      return InvalidSnapshot("previous_source_id is invalid");
+    }
+    if (!protocol::IsValidSourceIdProfileB(next)) return InvalidSnapshot("new_source_id is invalid");
+    const std::vector<std::string>& reserved = impl.config.reserved_server_source_ids;
+    if (std::find(reserved.begin(), reserved.end(), previous) != reserved.end() ||
+        std::find(reserved.begin(), reserved.end(), next) != reserved.end()) {
+      return InvalidSnapshot("source replacement is invalid");
+    }
+  }
+  if (previous != (speaks_b ? std::string_view(actor.source_id) : TrimAsciiSpace(actor.source_id))) {
     return InvalidSnapshot("previous_source_id must match authenticated source_id");
   }
   if (next.empty()) return InvalidSnapshot("new_source_id is required for source replacement");
@@ -65,17 +82,19 @@ Status ApplySourceReplacement(pg::PgConnection& tx, const Actor& actor, std::int
   };
   if (old_source.state == "retired") {
     if (old_source.replaced_by != next) {
-      return RetiredError(previous, actor.user_id, old_source.replaced_by);
+      return RetiredErrorFor(speaks_b, previous, actor, old_source.replaced_by);
     }
     // An idempotent repeat of a replacement already recorded.
     if (!new_source.exists) return reserve();
     if (new_source.state != "reserved" && new_source.state != "active") {
+      if (speaks_b) return {ErrorCode::kSourceReplacementInvalid, "source replacement is invalid"};
       return {ErrorCode::kSourceReplacementInvalid,
               fmt::format("replacement source {} is not available for rotated rebuild", next)};
     }
     return {};
   }
   if (new_source.exists) {
+    if (speaks_b) return {ErrorCode::kSourceReplacementInvalid, "source replacement is invalid"};
     return {ErrorCode::kSourceReplacementInvalid,
             fmt::format("replacement source {} is already known for user {}", next, actor.user_id)};
   }
@@ -246,7 +265,7 @@ Result<protocol::SnapshotSession> RuntimeService::CreateSnapshotSession(
       OVERSYNC_ASSIGN_OR_RETURN(ReadScope scope, LoadScopeForRead(tx, actor.user_id, now));
       if (request.source_replacement) {
         OVERSYNC_RETURN_IF_ERROR(
-            ApplySourceReplacement(tx, actor, scope.user_pk, *request.source_replacement));
+            ApplySourceReplacement(*impl_, tx, actor, scope.user_pk, *request.source_replacement));
       }
       const std::string snapshot_id = impl_->NewUuidText();
       const std::string user_pk_text = std::to_string(scope.user_pk);

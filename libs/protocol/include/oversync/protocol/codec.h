@@ -52,9 +52,11 @@ Result<PushSessionCreateRequest> DecodePushSessionCreateRequest(
 Result<PushChunkRequest> DecodePushChunkRequest(std::string_view body,
                                                 JsonParser* parser = nullptr);
 // kSnapshotSessionInvalid "Failed to parse snapshot session request". Empty body and `null` mean
-// no request; unknown members anywhere are rejected; members are trimmed.
+// no request; unknown members anywhere are rejected. Profile A trims the members; profile B keeps
+// them byte for byte (protocol-b.md §5.10: the server checks them against the source-id grammar).
 Result<SnapshotSessionCreateRequest> DecodeSnapshotSessionCreateRequest(
-    std::string_view body, JsonParser* parser = nullptr);
+    std::string_view body, JsonParser* parser = nullptr,
+    WireProfileId profile = WireProfileId::kGoCanonicalV1);
 
 // ---- responses: encode (server) ----
 // `profile` selects the member set where the two wire profiles differ (protocol-b.md §5):

@@ -60,6 +60,13 @@ struct ServiceConfig {
   // committed). With background_retention = false nothing is deleted until
   // RuntimeService::RunRetentionPass() is called (tests, external schedulers).
   bool background_retention = true;
+  // When Bootstrap creates the `sync` layout, every scope whose registered tables already hold
+  // rows gets a baseline bundle (bundle_seq 1 from source "oversync-adoption:<uuid>", all rows
+  // INSERTs) and becomes INITIALIZED, in the creating transaction, so devices can hydrate data
+  // that predates sync (protocol-b.md §8.2; go-oversync 95bbd38+ does this, 1f1118f left such
+  // rows invisible to sync: docs/compatibility.md 79). An existing layout is never adopted
+  // again (RuntimeService::AdoptScope covers rows written later with the triggers off).
+  bool adopt_populated_tables = true;
   std::chrono::milliseconds retention_sweep_interval{60000};
   std::chrono::milliseconds upload_lock_timeout{0};  // 0 = disabled
 

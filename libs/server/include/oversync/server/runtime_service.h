@@ -13,6 +13,7 @@
 #ifndef OVERSYNC_SERVER_RUNTIME_SERVICE_H_
 #define OVERSYNC_SERVER_RUNTIME_SERVICE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string_view>
 #include <string>
@@ -61,6 +62,10 @@ struct Actor {
 struct BootstrapReport {
   bool created_layout = false;       // false: an existing layout was validated, no DDL ran
   int trigger_tables_installed = 0;  // tables whose triggers were (re)created
+  // Populated scopes given a baseline bundle when this call created the layout
+  // (ServiceConfig::adopt_populated_tables), and the business rows they hold.
+  std::int64_t adopted_scopes = 0;
+  std::int64_t adopted_rows = 0;
   // Registered tables ("schema.table"), parents before children (FK graph plus
   // ServiceConfig::dependency_overrides; tables of one FK cycle adjacent and sorted).
   // Informational, as in go-oversync: nothing in the runtime depends on it.
