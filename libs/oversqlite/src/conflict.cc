@@ -28,6 +28,7 @@
 #include "oversync/common/strings.h"
 #include "oversync/protocol/canonical_json.h"
 #include "oversync/protocol/json_value.h"
+#include "oversync/protocol/push_validation.h"
 
 namespace oversync::oversqlite {
 namespace {
@@ -246,6 +247,15 @@ Result<bool> Client::Impl::ResolveConflictLocked(const Status& conflict_error) {
   const ClientErrorDetail* error_detail = ClientErrorOf(conflict_error);
   if (error_detail == nullptr || !error_detail->conflict.has_value()) return Error(conflict_error);
   const protocol::PushConflictDetails& conflict = *error_detail->conflict;
+  // A server row carrying the server's hidden scope column is a malformed answer (KMP fixture
+  // push/behavior/recovery.json hidden-scope-conflict-row-is-rejected): fail closed before any
+  // resolver runs, the frozen outbox untouched.
+  if (conflict.server_row.has_value() && conflict.server_row->is_object() &&
+      protocol::PayloadHasHiddenScopeColumn(*conflict.server_row)) {
+    return Error(ErrorCode::kProtocolViolation,
+                 fmt::format("push conflict server_row for {}.{}: {}", conflict.schema,
+                             conflict.table, kHiddenScopePayloadMessage));
+  }
 
   OVERSYNC_ASSIGN_OR_RETURN(std::vector<OutboxRow> loaded, LoadOutboxRows());
   const std::vector<OutboxRow> rows = SortedByOrdinal(std::move(loaded));

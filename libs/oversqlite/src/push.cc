@@ -15,11 +15,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -780,7 +782,17 @@ Status FetchCommittedBundle(ImplT& impl, const CommittedBundle& committed, bool&
     std::string path = fmt::format("/sync/committed-bundles/{}/rows?", committed.bundle_seq);
     if (after >= 0) path += fmt::format("after_row_ordinal={}&", after);
     path += fmt::format("max_rows={}", max_rows);
+    // 404 committed_bundle_not_found (a commit not yet visible where the rows are read) is
+    // retried 6 times, 75 ms doubling to 600 ms, like the KMP client.
     auto response = impl.Call("GET", path, std::nullopt);
+    auto wait = std::chrono::milliseconds(75);
+    for (int attempt = 1; attempt < 6 && !response &&
+                          response.error().code() == ErrorCode::kCommittedBundleNotFound;
+         ++attempt) {
+      std::this_thread::sleep_for(wait);
+      wait = std::min(wait * 2, std::chrono::milliseconds(600));
+      response = impl.Call("GET", path, std::nullopt);
+    }
     if (!response) {
       Status error = std::move(response).error();
       if (IsHttpError(error) && error.code() == ErrorCode::kHistoryPruned) replay_pruned = true;
@@ -790,7 +802,18 @@ Status FetchCommittedBundle(ImplT& impl, const CommittedBundle& committed, bool&
         protocol::CommittedBundleRowsResponse page,
         protocol::DecodeCommittedBundleRowsResponse(response->body, nullptr, impl.WireProfile()));
     if (impl.ProfileB() && page.canonical_request_hash != expected_request_hash) {
-      return Invalid("committed bundle canonical_request_hash does not match the outbox");
+      // The server committed our source tuple from another upload: the committed outbox can
+      // never be replayed, so the database must be rebuilt (KMP: SourceSequenceMismatch on a
+      // committed_remote outbox sets the durable rebuild gate).
+      OVERSYNC_RETURN_IF_ERROR(Exec(
+          impl.db_, "UPDATE _sync_attachment_state SET rebuild_required = 1 WHERE singleton_key = 1"));
+      ClientErrorDetail detail;
+      detail.kind = ClientErrorKind::kRebuildRequired;
+      detail.reason = "committed bundle canonical_request_hash does not match the outbox";
+      return MakeClientError(ErrorCode::kFailedPrecondition,
+                             "rebuild required: the committed bundle's canonical_request_hash "
+                             "does not match the outbox",
+                             std::move(detail));
     }
     impl.committed_chunks_read_.fetch_add(1);
     OVERSYNC_RETURN_IF_ERROR(ValidateCommittedPage(page, committed, after));
@@ -980,8 +1003,11 @@ Status ReplayCommittedBundle(ImplT& impl, const std::vector<PushRow>& uploaded,
     }
   }
 
-  if (committed.already_committed) {
+  if (committed.already_committed && !impl.ProfileB()) {
     // Resumed after a crash: prove the server's bundle is the one we froze (client.md §4.5).
+    // Profile B proves it by the echoed canonical_request_hash instead, checked at create and on
+    // every committed-rows page (kmp-client.md §3.5: the payload comparison would reject the
+    // server's authoritative renderings, e.g. a timestamptz in another offset).
     std::vector<ProofRow> outbox_proof;
     outbox_proof.reserve(uploaded.size());
     for (const PushRow& push : uploaded) {

@@ -725,20 +725,24 @@ TEST_F(CoverageTest, AlreadyCommittedComparisonIgnoresRowOrder) {
       "SELECT group_concat(key_json, ',') FROM (SELECT key_json FROM _sync_outbox_rows "
       "ORDER BY row_ordinal)");
 
-  // Control: a different frozen payload is a mismatch, fail closed.
-  const std::string original =
-      d.Text("SELECT wire_payload FROM _sync_outbox_rows WHERE row_ordinal = 1");
-  d.Exec(
-      "UPDATE _sync_outbox_rows SET wire_payload = replace(wire_payload, '\"name\":\"b\"', "
-      "'\"name\":\"tampered\"') WHERE row_ordinal = 1");
-  Result<PushReport> mismatch = d.client->PushPending();
-  ASSERT_FALSE(mismatch.has_value());
-  EXPECT_NE(mismatch.error().message().find("does not match canonical outbox"), std::string::npos)
-      << mismatch.error().ToString();
-  EXPECT_EQ(d.Checkpoint(), 0);
-  EXPECT_EQ(d.OutboxState(), "committed_remote");
-  d.Exec(fmt::format("UPDATE _sync_outbox_rows SET wire_payload = '{}' WHERE row_ordinal = 1",
-                     original));
+  // Control (profile A, go-oversync 1f1118f's payload proof): a different frozen payload is a
+  // mismatch, fail closed. Profile B proves the bundle by the echoed canonical_request_hash
+  // instead and applies the server's rows (kmp-client.md §3.5; docs/compatibility.md 81).
+  if (!TestingProfileB()) {
+    const std::string original =
+        d.Text("SELECT wire_payload FROM _sync_outbox_rows WHERE row_ordinal = 1");
+    d.Exec(
+        "UPDATE _sync_outbox_rows SET wire_payload = replace(wire_payload, '\"name\":\"b\"', "
+        "'\"name\":\"tampered\"') WHERE row_ordinal = 1");
+    Result<PushReport> mismatch = d.client->PushPending();
+    ASSERT_FALSE(mismatch.has_value());
+    EXPECT_NE(mismatch.error().message().find("does not match canonical outbox"), std::string::npos)
+        << mismatch.error().ToString();
+    EXPECT_EQ(d.Checkpoint(), 0);
+    EXPECT_EQ(d.OutboxState(), "committed_remote");
+    d.Exec(fmt::format("UPDATE _sync_outbox_rows SET wire_payload = '{}' WHERE row_ordinal = 1",
+                       original));
+  }
 
   // Reverse the outbox order (two steps: row_ordinal is part of the primary key).
   d.Exec("UPDATE _sync_outbox_rows SET row_ordinal = row_ordinal + 100");

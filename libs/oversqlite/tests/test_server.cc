@@ -140,6 +140,9 @@ Result<std::unique_ptr<TestServer>> TestServer::Start(TestServerOptions opts) {
     OVERSYNC_RETURN_IF_ERROR(
         oversyncd::InitializeBusinessSchema(conn.get(), oversyncd::kDefaultBusinessSchema));
   }
+  if (!server->options_.extra_business_ddl.empty()) {
+    OVERSYNC_RETURN_IF_ERROR(server->database_->QueryScalar(server->options_.extra_business_ddl));
+  }
 
   auto metrics = std::make_shared<PrometheusStageMetrics>();
   ServiceConfig config = oversyncd::ReferenceServiceConfig(metrics);

@@ -84,6 +84,9 @@ struct TestServerOptions {
   // Runtime log lines at or above this level go to stderr (the App logs every request there
   // regardless, like oversyncd).
   LogLevel runtime_log_level = LogLevel::kWarn;
+  // SQL run on the database after the example business schema and before the runtime
+  // bootstraps (e.g. the tables of another schema that `configure` registers). May be empty.
+  std::string extra_business_ddl;
   // Runs on the ServiceConfig after the oversyncd defaults are applied and before
   // RuntimeService::Create (e.g. a short watch heartbeat, small chunk limits). May be empty.
   std::function<void(ServiceConfig&)> configure;
