@@ -1,0 +1,449 @@
+// File: libs/oversqlite/tests/kmp_behavior_support.h
+//
+// Shared pieces of the KMP behaviour-fixture tests (tests/fixtures/oversqlite-contracts/*/behavior,
+// sqlitenow-kmp 26c5839; docs/kmp-fixtures.md): the fixture schemas locally and on the server,
+// fixture loading, a per-case reference server and client, and the KMP harnesses' state,
+// app-table and exception checks mapped onto our metadata (KMP reads the same Go-compatible
+// _sync_* tables).
+//
+// Thread-safety: single-threaded, like a gtest fixture.
+#ifndef OVERSYNC_OVERSQLITE_TESTS_KMP_BEHAVIOR_SUPPORT_H_
+#define OVERSYNC_OVERSQLITE_TESTS_KMP_BEHAVIOR_SUPPORT_H_
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "oversync/oversqlite/client.h"
+#include "oversync/oversqlite/errors.h"
+#include "oversync/protocol/json_value.h"
+#include "oversync/protocol/json_writer.h"
+#include "oversync/server/config.h"
+#include "test_server.h"
+
+namespace oversync::oversqlite::testing {
+
+inline constexpr std::string_view kKmpProfileB = "jcs_uniform_numeric_strings_v1";
+inline constexpr std::string_view kKmpUser = "user-1";
+
+using KmpJson = protocol::JsonValue;
+
+// The fixture schemas of the KMP harness (behavior_fixture_support.dart openBehaviorDatabase),
+// locally and on the server (schema "main", scope column first, FKs deferrable because the
+// server applies a bundle with deferred constraints).
+struct FixtureSchema {
+  std::string_view name;
+  std::string_view sqlite_ddl;
+  std::string_view postgres_ddl;
+};
+
+inline constexpr FixtureSchema kSchemas[] = {
+    {"users", "CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL);",
+     "CREATE TABLE main.users (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,"
+     " PRIMARY KEY (_sync_scope_id, id));"},
+    {"users-posts",
+     "CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL);"
+     "CREATE TABLE posts (id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL REFERENCES users(id),"
+     " title TEXT NOT NULL);",
+     "CREATE TABLE main.users (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,"
+     " PRIMARY KEY (_sync_scope_id, id));"
+     "CREATE TABLE main.posts (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL,"
+     " user_id TEXT NOT NULL, title TEXT NOT NULL, PRIMARY KEY (_sync_scope_id, id),"
+     " FOREIGN KEY (_sync_scope_id, user_id) REFERENCES main.users (_sync_scope_id, id)"
+     " DEFERRABLE INITIALLY DEFERRED);"},
+    {"immediate-authors-profiles-cycle",
+     "CREATE TABLE authors (id TEXT PRIMARY KEY NOT NULL, profile_id TEXT NOT NULL REFERENCES"
+     " profiles(id), name TEXT NOT NULL);"
+     "CREATE TABLE profiles (id TEXT PRIMARY KEY NOT NULL, author_id TEXT NOT NULL REFERENCES"
+     " authors(id), bio TEXT NOT NULL);",
+     "CREATE TABLE main.authors (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL,"
+     " profile_id TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (_sync_scope_id, id));"
+     "CREATE TABLE main.profiles (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL,"
+     " author_id TEXT NOT NULL, bio TEXT NOT NULL, PRIMARY KEY (_sync_scope_id, id),"
+     " FOREIGN KEY (_sync_scope_id, author_id) REFERENCES main.authors (_sync_scope_id, id)"
+     " DEFERRABLE INITIALLY DEFERRED);"
+     "ALTER TABLE main.authors ADD FOREIGN KEY (_sync_scope_id, profile_id) REFERENCES"
+     " main.profiles (_sync_scope_id, id) DEFERRABLE INITIALLY DEFERRED;"},
+    {"typed-rows",
+     "CREATE TABLE typed_rows (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, note TEXT NULL,"
+     " count_value INTEGER NULL, enabled_flag INTEGER NOT NULL, rating REAL NULL, data BLOB NULL,"
+     " created_at TEXT NULL);",
+     "CREATE TABLE main.typed_rows (_sync_scope_id TEXT NOT NULL, id TEXT NOT NULL,"
+     " name TEXT NOT NULL, note TEXT NULL, count_value BIGINT NULL, enabled_flag BIGINT NOT NULL,"
+     " rating DOUBLE PRECISION NULL, data BYTEA NULL, created_at TIMESTAMPTZ NULL,"
+     " PRIMARY KEY (_sync_scope_id, id));"},
+};
+
+inline const FixtureSchema& SchemaNamed(std::string_view name) {
+  for (const FixtureSchema& schema : kSchemas) {
+    if (schema.name == name) return schema;
+  }
+  ADD_FAILURE() << "unknown fixture schema " << name;
+  return kSchemas[0];
+}
+
+inline KmpJson LoadFixture(const std::string& relative) {
+  const std::string path = std::string(OVERSYNC_CONTRACT_FIXTURES_DIR) + "/" + relative;
+  std::ifstream file(path, std::ios::binary);
+  EXPECT_TRUE(file.is_open()) << path;
+  std::stringstream text;
+  text << file.rdbuf();
+  Result<KmpJson> parsed = protocol::ParseJson(text.str());
+  EXPECT_TRUE(parsed.has_value()) << path;
+  return parsed.value_or(KmpJson::Null());
+}
+
+inline std::string Str(const KmpJson* value, std::string fallback = "") {
+  return value != nullptr && value->is_string() ? value->as_string() : fallback;
+}
+inline std::int64_t Int(const KmpJson* value, std::int64_t fallback = 0) {
+  return value != nullptr && value->is_number() ? static_cast<std::int64_t>(value->as_number().value)
+                                                : fallback;
+}
+
+inline std::string Json(const KmpJson& value) {
+  std::string out;
+  protocol::JsonWriter(out).Value(value);
+  return out;
+}
+
+inline std::string ErrorBody(std::string_view code, std::string_view message) {
+  return fmt::format(R"({{"error":"{}","message":"{}"}})", code, message);
+}
+
+// A case step whose outcome we deliberately differ in (docs/kmp-fixtures.md): its expected
+// exception and state are replaced by ours, which the test then checks just as strictly.
+struct KnownDifference {
+  std::string_view case_name;
+  int step;  // 1-based
+  std::string_view expected_exception;
+  std::string_view expected_state;      // JSON object
+  std::string_view expected_app_state;  // JSON object, may be empty
+  // Replaces every expected*ErrorContains / expectedCheckpointRecoveryBlocked; may be empty.
+  std::string_view expected_error_contains = {};
+};
+
+// `step` with `difference` applied (see KnownDifference).
+inline protocol::JsonValue WithDifference(const protocol::JsonValue& step,
+                                          const KnownDifference& difference) {
+  protocol::JsonValue out = protocol::JsonValue::Object();
+  for (const protocol::JsonMember& member : step.as_object()) {
+    if (member.key == "expectedException") {
+      out.Add(member.key, protocol::JsonValue::String(std::string(difference.expected_exception)));
+    } else if (member.key == "expectedState") {
+      out.Add(member.key, protocol::ParseJson(difference.expected_state).value());
+    } else if (member.key == "expectedAppState" && !difference.expected_app_state.empty()) {
+      continue;
+    } else if (member.key.ends_with("ErrorContains") ||
+               member.key == "expectedCheckpointRecoveryBlocked") {
+      continue;
+    } else {
+      out.Add(member.key, member.value);
+    }
+  }
+  if (!difference.expected_app_state.empty()) {
+    out.Add("expectedAppState", protocol::ParseJson(difference.expected_app_state).value());
+  }
+  if (!difference.expected_error_contains.empty()) {
+    out.Add("expectedErrorContains",
+            protocol::JsonValue::String(std::string(difference.expected_error_contains)));
+  }
+  return out;
+}
+
+inline const KnownDifference* DifferenceFor(std::span<const KnownDifference> differences,
+                                            std::string_view case_name, int step) {
+  for (const KnownDifference& d : differences) {
+    if (d.case_name == case_name && d.step == step) return &d;
+  }
+  return nullptr;
+}
+
+
+// The KMP harnesses' resolver names.
+inline Resolver ResolverNamed(const std::string& name) {
+  if (name == "client_wins" || name == "keep_local") return ClientWinsResolver();
+  EXPECT_EQ(name, "server_wins");
+  return ServerWinsResolver();
+}
+
+class KmpBehaviorTest : public ::testing::Test {
+ protected:
+  using JsonValue = protocol::JsonValue;
+
+  void TearDown() override {
+    client_.reset();
+    for (const std::string& path : paths_) {
+      std::remove(path.c_str());
+      std::remove((path + "-wal").c_str());
+      std::remove((path + "-shm").c_str());
+    }
+  }
+
+  sqlite3* db() const { return client_->db(); }
+
+  // Runs `statements` like the KMP harness's executeSetupSql: one transaction, FKs deferred.
+  Status LocalSql(const JsonValue* statements) {
+    std::string script = "BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON;";
+    if (statements != nullptr) {
+      for (const JsonValue& sql : statements->as_array()) script += sql.as_string() + ";";
+    }
+    script += "COMMIT;";
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db(), script.c_str(), nullptr, nullptr, &error);
+    const std::string message = error != nullptr ? error : "";
+    sqlite3_free(error);
+    if (rc != SQLITE_OK) {
+      sqlite3_exec(db(), "ROLLBACK", nullptr, nullptr, nullptr);
+      return {ErrorCode::kInternal, message};
+    }
+    return {};
+  }
+
+  std::string Text(const std::string& sql) const {
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db(), sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+    std::string out = "<none>";
+    if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(stmt, 0);
+      // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): SQLite's unsigned text
+      out = text != nullptr ? reinterpret_cast<const char*>(text) : "<null>";
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+  std::int64_t Number(const std::string& sql) const {
+    const std::string text = Text(sql);
+    return text == "<none>" || text == "<null>" ? -1 : std::stoll(text);
+  }
+
+  // A table's rows as the fixture spells them: JSON objects of the listed columns, ordered by id;
+  // BLOBs as lowercase hex, NULL as null, INTEGER/REAL as numbers, TEXT as strings.
+  JsonValue AppRows(const std::string& table, const std::vector<std::string>& columns) const {
+    std::string select;
+    for (const std::string& column : columns) {
+      if (!select.empty()) select += ", ";
+      select += column;
+    }
+    JsonValue rows = JsonValue::Array();
+    sqlite3_stmt* stmt = nullptr;
+    const std::string sql = fmt::format("SELECT {} FROM {} ORDER BY id", select, table);
+    EXPECT_EQ(sqlite3_prepare_v2(db(), sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+    while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+      JsonValue row = JsonValue::Object();
+      for (int c = 0; c < static_cast<int>(columns.size()); ++c) {
+        JsonValue value = JsonValue::Null();
+        switch (sqlite3_column_type(stmt, c)) {
+          case SQLITE_INTEGER:
+            value = JsonValue::Number(static_cast<double>(sqlite3_column_int64(stmt, c)));
+            break;
+          case SQLITE_FLOAT:
+            value = JsonValue::Number(sqlite3_column_double(stmt, c));
+            break;
+          case SQLITE_BLOB: {
+            const auto* bytes = static_cast<const unsigned char*>(sqlite3_column_blob(stmt, c));
+            std::string hex;
+            for (int i = 0; i < sqlite3_column_bytes(stmt, c); ++i) {
+              hex += fmt::format("{:02x}", bytes[i]);
+            }
+            value = JsonValue::String(hex);
+            break;
+          }
+          case SQLITE_TEXT:
+            // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): SQLite's unsigned text
+            value = JsonValue::String(reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)));
+            break;
+          default:
+            break;
+        }
+        row.Add(columns[static_cast<std::size_t>(c)], std::move(value));
+      }
+      rows.mutable_array().push_back(std::move(row));
+    }
+    sqlite3_finalize(stmt);
+    return rows;
+  }
+
+  // The KMP exception classes of the harnesses' expectException; `any_error` is any failure.
+  static void ExpectOutcome(const std::string& expected, const Status& status) {
+    const ClientErrorKind kind = ClientErrorKindOf(status);
+    if (expected == "none") {
+      EXPECT_TRUE(status.ok()) << status.ToString();
+    } else if (expected == "any_error") {
+      EXPECT_FALSE(status.ok());
+    } else if (expected == "http_error") {
+      EXPECT_TRUE(kind == ClientErrorKind::kHttp || kind == ClientErrorKind::kRetryExhausted ||
+                  status.code() == ErrorCode::kUnavailable)
+          << status.ToString();
+    } else if (expected == "protocol_error") {
+      EXPECT_TRUE(status.code() == ErrorCode::kProtocolViolation ||
+                  kind == ClientErrorKind::kInvalidConflictResolution)
+          << status.ToString();
+    } else if (expected == "source_sequence_mismatch") {
+      // KMP's SourceSequenceMismatchException: the server's answer for the frozen source tuple
+      // does not match it (an already_committed answer with another request hash).
+      EXPECT_TRUE(status.code() == ErrorCode::kProtocolViolation ||
+                  kind == ClientErrorKind::kSourceRecoveryRequired)
+          << status.ToString();
+    } else if (expected == "rebuild_required") {
+      EXPECT_EQ(kind, ClientErrorKind::kRebuildRequired) << status.ToString();
+    } else {
+      ADD_FAILURE() << "unknown expectedException " << expected;
+    }
+  }
+
+  void ExpectState(const JsonValue& state) {
+    if (const JsonValue* v = state.Find("rebuildRequired")) {
+      const std::int64_t expected = v->is_bool() ? (v->as_bool() ? 1 : 0) : Int(v);
+      EXPECT_EQ(Number("SELECT rebuild_required FROM _sync_attachment_state"), expected)
+          << "rebuildRequired";
+    }
+    if (const JsonValue* v = state.Find("snapshotStageCount")) {
+      EXPECT_EQ(Number("SELECT count(*) FROM _sync_snapshot_stage"), Int(v)) << "snapshotStageCount";
+    }
+    if (const JsonValue* v = state.Find("rowStateCount")) {
+      EXPECT_EQ(Number("SELECT count(*) FROM _sync_row_state"), Int(v)) << "rowStateCount";
+    }
+    const std::string current_source = Text("SELECT current_source_id FROM _sync_attachment_state");
+    if (const JsonValue* v = state.Find("currentSourceChangedFromStepStart")) {
+      EXPECT_EQ(current_source != source_before_step_, v->as_bool())
+          << "currentSourceChangedFromStepStart";
+    }
+    if (const JsonValue* v = state.Find("oldSourceReplacedByCurrent")) {
+      const std::string replaced_by =
+          Text(fmt::format("SELECT replaced_by_source_id FROM _sync_source_state WHERE source_id = "
+                           "'{}'", source_before_step_));
+      EXPECT_EQ(replaced_by == current_source && current_source != source_before_step_,
+                v->as_bool())
+          << "oldSourceReplacedByCurrent";
+    }
+    if (const JsonValue* v = state.Find("outboxState")) {
+      EXPECT_EQ(Text("SELECT state FROM _sync_outbox_bundle"), v->as_string()) << "outboxState";
+    }
+    if (const JsonValue* v = state.Find("outboxRowCount")) {
+      EXPECT_EQ(Number("SELECT count(*) FROM _sync_outbox_rows"), Int(v)) << "outboxRowCount";
+    }
+    if (const JsonValue* v = state.Find("dirtyRowCount")) {
+      EXPECT_EQ(Number("SELECT count(*) FROM _sync_dirty_rows"), Int(v)) << "dirtyRowCount";
+    }
+    if (const JsonValue* v = state.Find("nextSourceBundleId")) {
+      EXPECT_EQ(Number("SELECT next_source_bundle_id FROM _sync_source_state WHERE source_id = "
+                       "(SELECT current_source_id FROM _sync_attachment_state)"),
+                Int(v))
+          << "nextSourceBundleId";
+    }
+    if (const JsonValue* v = state.Find("lastBundleSeqSeen")) {
+      EXPECT_EQ(Number("SELECT last_bundle_seq_seen FROM _sync_attachment_state"), Int(v))
+          << "lastBundleSeqSeen";
+    }
+    if (const JsonValue* v = state.Find("applyMode")) {
+      EXPECT_EQ(Number("SELECT apply_mode FROM _sync_apply_state"), Int(v)) << "applyMode";
+    }
+  }
+
+  void ExpectAppState(const JsonValue& app) {
+    static const std::map<std::string, std::pair<std::string, std::vector<std::string>>> kTables = {
+        {"users", {"users", {"id", "name"}}},
+        {"posts", {"posts", {"id", "user_id", "title"}}},
+        {"authors", {"authors", {"id", "profile_id", "name"}}},
+        {"profiles", {"profiles", {"id", "author_id", "bio"}}},
+        {"typedRows",
+         {"typed_rows",
+          {"id", "name", "note", "count_value", "enabled_flag", "rating", "data", "created_at"}}},
+    };
+    for (const protocol::JsonMember& member : app.as_object()) {
+      auto it = kTables.find(member.key);
+      ASSERT_NE(it, kTables.end()) << "unknown app table " << member.key;
+      // Compare through one rendering: the fixture's numbers are exact in binary64.
+      EXPECT_EQ(Json(AppRows(it->second.first, it->second.second)), Json(member.value))
+          << "app table " << member.key;
+    }
+  }
+
+  // Starts, for `fixture_case`, the reference server with the case's tables registered in
+  // PostgreSQL schema "main" and a client on a new SQLite file with the fixture DDL behind
+  // `wrap(curl transport)`, then opens and attaches user-1 (KMP: open(); attach("user-1")).
+  void StartCase(const JsonValue& fixture_case,
+                 const std::function<std::shared_ptr<Transport>(std::shared_ptr<Transport>)>& wrap) {
+    const std::string schema_name = Str(fixture_case.Find("schema"), "users");
+    const FixtureSchema& schema = SchemaNamed(schema_name);
+    std::vector<SyncTable> tables;
+    if (const JsonValue* sync_tables = fixture_case.Find("syncTables"); sync_tables != nullptr) {
+      for (const JsonValue& t : sync_tables->as_array()) {
+        tables.push_back({Str(t.Find("tableName")), Str(t.Find("syncKeyColumnName")), {}});
+      }
+    } else {
+      tables.push_back({"users", "id", {}});
+    }
+
+    TestServerOptions options;
+    options.wire_profile = std::string(kKmpProfileB);
+    options.extra_business_ddl = "CREATE SCHEMA main; " + std::string(schema.postgres_ddl);
+    options.configure = [tables](ServiceConfig& config) {
+      config.registered_tables.clear();
+      for (const SyncTable& t : tables) {
+        config.registered_tables.push_back({"main", t.table_name, {t.sync_key_column_name}});
+      }
+    };
+    Result<std::unique_ptr<TestServer>> server = TestServer::Start(options);
+    if (!server.has_value()) {
+      if (server.error().code() == ErrorCode::kUnavailable && std::getenv("CI") == nullptr) {
+        GTEST_SKIP() << server.error().ToString();
+      }
+      FAIL() << server.error().ToString();
+    }
+    server_ = std::move(*server);
+
+    const std::string path = fmt::format("{}/kmp_behavior_{}_{}.db", ::testing::TempDir(), ::getpid(),
+                                         paths_.size());
+    paths_.push_back(path);
+    std::remove(path.c_str());
+    {
+      sqlite3* raw = nullptr;
+      ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+      std::unique_ptr<sqlite3, decltype(&sqlite3_close)> local(raw, &sqlite3_close);
+      ASSERT_EQ(sqlite3_exec(local.get(), std::string(schema.sqlite_ddl).c_str(), nullptr, nullptr,
+                             nullptr),
+                SQLITE_OK);
+    }
+    Result<std::shared_ptr<Transport>> curl = MakeCurlTransport();
+    ASSERT_TRUE(curl.has_value()) << curl.error().ToString();
+    Config config = DefaultConfig("main", tables);
+    config.wire_profile = std::string(kKmpProfileB);
+    RetryPolicy retry;  // KMP's harness: one attempt (OversqliteTransientRetryPolicy(1))
+    retry.max_attempts = 1;
+    config.retry_policy = retry;
+    ClientDeps deps;
+    deps.transport = wrap(*curl);
+    Result<std::unique_ptr<Client>> client = Client::CreateForPath(
+        path, server_->base_url(), server_->TokenProviderFor(std::string(kKmpUser)), config, deps);
+    ASSERT_TRUE(client.has_value()) << client.error().ToString();
+    client_ = std::move(*client);
+    ASSERT_TRUE(client_->Open().ok());
+    Result<AttachResult> attached = client_->Attach(std::string(kKmpUser));
+    ASSERT_TRUE(attached.has_value()) << attached.error().ToString();
+  }
+
+  std::unique_ptr<TestServer> server_;
+  std::unique_ptr<Client> client_;
+  std::vector<std::string> paths_;
+  std::string source_before_step_;  // current_source_id when the step's action started
+};
+
+}  // namespace oversync::oversqlite::testing
+
+#endif  // OVERSYNC_OVERSQLITE_TESTS_KMP_BEHAVIOR_SUPPORT_H_
