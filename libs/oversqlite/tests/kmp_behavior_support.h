@@ -33,6 +33,7 @@
 #include "oversync/protocol/json_value.h"
 #include "oversync/protocol/json_writer.h"
 #include "oversync/server/config.h"
+#include "client_fixture.h"
 #include "test_server.h"
 
 namespace oversync::oversqlite::testing {
@@ -174,6 +175,33 @@ inline const KnownDifference* DifferenceFor(std::span<const KnownDifference> dif
 }
 
 
+// The base of the transports that play a KMP server script in front of the real server: what
+// the script does not answer goes to `inner`. Thread-safe as far as the derived Send is.
+class KmpScriptTransport : public Transport {
+ public:
+  KmpScriptTransport(std::shared_ptr<Transport> inner, protocol::JsonValue script)
+      : inner_(std::move(inner)), script_(std::move(script)), kind_(Str(script_.Find("kind"))) {}
+
+  Result<int> Stream(const HttpRequest& request,
+                     const std::function<bool(std::string_view chunk)>& on_data,
+                     std::string* error_body) override {
+    return inner_->Stream(request, on_data, error_body);
+  }
+
+ protected:
+  static HttpResponse Answer(int status, std::string body) {
+    HttpResponse response;
+    response.status = status;
+    response.headers = {{"content-type", "application/json"}};
+    response.body = std::move(body);
+    return response;
+  }
+
+  const std::shared_ptr<Transport> inner_;
+  const protocol::JsonValue script_;
+  const std::string kind_;
+};
+
 // The KMP harnesses' resolver names.
 inline Resolver ResolverNamed(const std::string& name) {
   if (name == "client_wins" || name == "keep_local") return ClientWinsResolver();
@@ -186,7 +214,7 @@ class KmpBehaviorTest : public ::testing::Test {
   using JsonValue = protocol::JsonValue;
 
   void TearDown() override {
-    client_.reset();
+    device_.client.reset();
     for (const std::string& path : paths_) {
       std::remove(path.c_str());
       std::remove((path + "-wal").c_str());
@@ -194,7 +222,7 @@ class KmpBehaviorTest : public ::testing::Test {
     }
   }
 
-  sqlite3* db() const { return client_->db(); }
+  sqlite3* db() const { return device_.db(); }
 
   // Runs `statements` like the KMP harness's executeSetupSql: one transaction, FKs deferred.
   Status LocalSql(const JsonValue* statements) {
@@ -214,22 +242,8 @@ class KmpBehaviorTest : public ::testing::Test {
     return {};
   }
 
-  std::string Text(const std::string& sql) const {
-    sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db(), sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
-    std::string out = "<none>";
-    if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
-      const unsigned char* text = sqlite3_column_text(stmt, 0);
-      // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): SQLite's unsigned text
-      out = text != nullptr ? reinterpret_cast<const char*>(text) : "<null>";
-    }
-    sqlite3_finalize(stmt);
-    return out;
-  }
-  std::int64_t Number(const std::string& sql) const {
-    const std::string text = Text(sql);
-    return text == "<none>" || text == "<null>" ? -1 : std::stoll(text);
-  }
+  std::string Text(const std::string& sql) const { return device_.Text(sql); }
+  std::int64_t Number(const std::string& sql) const { return device_.Int(sql); }
 
   // A table's rows as the fixture spells them: JSON objects of the listed columns, ordered by id;
   // BLOBs as lowercase hex, NULL as null, INTEGER/REAL as numbers, TEXT as strings.
@@ -432,14 +446,36 @@ class KmpBehaviorTest : public ::testing::Test {
     Result<std::unique_ptr<Client>> client = Client::CreateForPath(
         path, server_->base_url(), server_->TokenProviderFor(std::string(kKmpUser)), config, deps);
     ASSERT_TRUE(client.has_value()) << client.error().ToString();
-    client_ = std::move(*client);
-    ASSERT_TRUE(client_->Open().ok());
-    Result<AttachResult> attached = client_->Attach(std::string(kKmpUser));
+    device_.client = std::move(*client);
+    ASSERT_TRUE(device_.client->Open().ok());
+    Result<AttachResult> attached = device_.client->Attach(std::string(kKmpUser));
     ASSERT_TRUE(attached.has_value()) << attached.error().ToString();
   }
 
+  // Runs every case of a fixture file (RunCase), each with its own server and client.
+  void RunFile(const std::string& relative) {
+    const JsonValue fixture = LoadFixture(relative);
+    for (const JsonValue& fixture_case : fixture.Find("cases")->as_array()) {
+      SCOPED_TRACE(Str(fixture_case.Find("name")));
+      RunCase(fixture_case);
+      device_.client.reset();
+      server_.reset();
+      if (HasFatalFailure() || IsSkipped()) return;
+    }
+  }
+  virtual void RunCase(const JsonValue& fixture_case) = 0;
+
+  // A step with the recorded difference for it (if any) applied.
+  static JsonValue EffectiveStep(std::span<const KnownDifference> differences,
+                                 const JsonValue& fixture_case, int step_number,
+                                 const JsonValue& fixture_step) {
+    const KnownDifference* difference =
+        DifferenceFor(differences, Str(fixture_case.Find("name")), step_number);
+    return difference != nullptr ? WithDifference(fixture_step, *difference) : fixture_step;
+  }
+
   std::unique_ptr<TestServer> server_;
-  std::unique_ptr<Client> client_;
+  Device device_;  // the case's database and client
   std::vector<std::string> paths_;
   std::string source_before_step_;  // current_source_id when the step's action started
 };

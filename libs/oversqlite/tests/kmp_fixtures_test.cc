@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "client_fixture.h"
+#include "kmp_behavior_support.h"
 #include "oversync/oversqlite/client.h"
 #include "oversync/protocol/jcs.h"
 #include "oversync/protocol/json_value.h"
@@ -28,17 +29,6 @@ namespace {
 using protocol::JsonValue;
 
 constexpr std::string_view kProfileB = "jcs_uniform_numeric_strings_v1";
-
-JsonValue LoadFixture(const std::string& relative) {
-  const std::string path = std::string(OVERSYNC_CONTRACT_FIXTURES_DIR) + "/" + relative;
-  std::ifstream file(path, std::ios::binary);
-  EXPECT_TRUE(file.is_open()) << path;
-  std::stringstream text;
-  text << file.rdbuf();
-  Result<JsonValue> parsed = protocol::ParseJson(text.str());
-  EXPECT_TRUE(parsed.has_value()) << path;
-  return parsed.value_or(JsonValue::Null());
-}
 
 // Rewrites every row's "schema":"main" to the configured schema, recursively.
 void RewriteSchema(JsonValue& value) {

@@ -33,10 +33,9 @@ namespace {
 using protocol::JsonValue;
 
 // The scripted answers of a case in front of the real server (see the file comment).
-class ScriptedSnapshotTransport final : public Transport {
+class ScriptedSnapshotTransport final : public KmpScriptTransport {
  public:
-  ScriptedSnapshotTransport(std::shared_ptr<Transport> inner, JsonValue script)
-      : inner_(std::move(inner)), script_(std::move(script)), kind_(Str(script_.Find("kind"))) {}
+  using KmpScriptTransport::KmpScriptTransport;
 
   Result<HttpResponse> Send(const HttpRequest& request) override {
     const std::string path = FaultTransport::PathOf(request.url);
@@ -81,20 +80,8 @@ class ScriptedSnapshotTransport final : public Transport {
     return inner_->Send(request);
   }
 
-  Result<int> Stream(const HttpRequest& request,
-                     const std::function<bool(std::string_view chunk)>& on_data,
-                     std::string* error_body) override {
-    return inner_->Stream(request, on_data, error_body);
-  }
 
  private:
-  static HttpResponse Answer(int status, std::string body) {
-    HttpResponse response;
-    response.status = status;
-    response.headers = {{"content-type", "application/json"}};
-    response.body = std::move(body);
-    return response;
-  }
   static HttpResponse Exhausted() {
     return Answer(500, ErrorBody("fixture_exhausted", "no scripted answer left"));
   }
@@ -112,9 +99,6 @@ class ScriptedSnapshotTransport final : public Transport {
     return "";
   }
 
-  const std::shared_ptr<Transport> inner_;
-  const JsonValue script_;
-  const std::string kind_;
   std::mutex mu_;
   std::size_t pulls_ = 0;     // guarded by mu_
   std::size_t sessions_ = 0;  // guarded by mu_
@@ -137,7 +121,7 @@ constexpr KnownDifference kKnownDifferences[] = {
 
 class KmpPullSnapshotBehaviorTest : public KmpBehaviorTest {
  protected:
-  void RunCase(const JsonValue& fixture_case) {
+  void RunCase(const JsonValue& fixture_case) override {
     const JsonValue* script = fixture_case.Find("serverScript");
     StartCase(fixture_case, [&](std::shared_ptr<Transport> curl) -> std::shared_ptr<Transport> {
       return std::make_shared<ScriptedSnapshotTransport>(
@@ -148,19 +132,17 @@ class KmpPullSnapshotBehaviorTest : public KmpBehaviorTest {
     int step_number = 0;
     for (const JsonValue& fixture_step : fixture_case.Find("steps")->as_array()) {
       SCOPED_TRACE(fmt::format("step {} ({})", ++step_number, Str(fixture_step.Find("action"))));
-      const KnownDifference* difference =
-          DifferenceFor(kKnownDifferences, Str(fixture_case.Find("name")), step_number);
       const JsonValue step =
-          difference != nullptr ? WithDifference(fixture_step, *difference) : fixture_step;
+          EffectiveStep(kKnownDifferences, fixture_case, step_number, fixture_step);
       ASSERT_TRUE(LocalSql(step.Find("setupSql")).ok());
       source_before_step_ = Text("SELECT current_source_id FROM _sync_attachment_state");
       const std::string action = Str(step.Find("action"));
       Status outcome;
       if (action == "pullToStable") {
-        Result<RemoteSyncReport> pulled = client_->PullToStable();
+        Result<RemoteSyncReport> pulled = device_.client->PullToStable();
         if (!pulled.has_value()) outcome = pulled.error();
       } else if (action == "rebuild") {
-        Result<RemoteSyncReport> rebuilt = client_->Rebuild();
+        Result<RemoteSyncReport> rebuilt = device_.client->Rebuild();
         if (!rebuilt.has_value()) outcome = rebuilt.error();
       } else {
         FAIL() << "unsupported action " << action;
@@ -178,16 +160,6 @@ class KmpPullSnapshotBehaviorTest : public KmpBehaviorTest {
     }
   }
 
-  void RunFile(const std::string& relative) {
-    const JsonValue fixture = LoadFixture(relative);
-    for (const JsonValue& fixture_case : fixture.Find("cases")->as_array()) {
-      SCOPED_TRACE(Str(fixture_case.Find("name")));
-      RunCase(fixture_case);
-      client_.reset();
-      server_.reset();
-      if (HasFatalFailure() || IsSkipped()) return;
-    }
-  }
 };
 
 TEST_F(KmpPullSnapshotBehaviorTest, ApplyFixtures) { RunFile("pull-snapshot/behavior/apply.json"); }

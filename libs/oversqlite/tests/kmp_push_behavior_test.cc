@@ -50,10 +50,9 @@ using protocol::JsonValue;
 
 // The KMP script of a case, played in front of the real server (see the file comment).
 // Thread-safe (the client may call it from its operation thread only, but the lock is cheap).
-class ScriptedTransport final : public Transport {
+class ScriptedTransport final : public KmpScriptTransport {
  public:
-  ScriptedTransport(std::shared_ptr<Transport> inner, JsonValue script)
-      : inner_(std::move(inner)), script_(std::move(script)), kind_(Str(script_.Find("kind"))) {}
+  using KmpScriptTransport::KmpScriptTransport;
 
   Result<HttpResponse> Send(const HttpRequest& request) override {
     const std::string path = FaultTransport::PathOf(request.url);
@@ -129,11 +128,6 @@ class ScriptedTransport final : public Transport {
     return response;
   }
 
-  Result<int> Stream(const HttpRequest& request,
-                     const std::function<bool(std::string_view chunk)>& on_data,
-                     std::string* error_body) override {
-    return inner_->Stream(request, on_data, error_body);
-  }
 
   int creates() const {
     std::lock_guard lock(mu_);
@@ -145,13 +139,6 @@ class ScriptedTransport final : public Transport {
   }
 
  private:
-  static HttpResponse Answer(int status, std::string body) {
-    HttpResponse response;
-    response.status = status;
-    response.headers = {{"content-type", "application/json"}};
-    response.body = std::move(body);
-    return response;
-  }
 
   static void Rewrite(HttpResponse& response, std::string_view member, const std::string& value) {
     Result<JsonValue> body = protocol::ParseJson(response.body);
@@ -229,9 +216,6 @@ class ScriptedTransport final : public Transport {
         Json(rows), static_cast<std::int64_t>(rows.as_array().size()) - 1);
   }
 
-  const std::shared_ptr<Transport> inner_;
-  const JsonValue script_;
-  const std::string kind_;
   mutable std::mutex mu_;
   int creates_ = 0;                     // guarded by mu_
   int commits_ = 0;                     // guarded by mu_
@@ -255,7 +239,7 @@ constexpr KnownDifference kKnownDifferences[] = {
 
 class KmpPushBehaviorTest : public KmpBehaviorTest {
  protected:
-  void RunCase(const JsonValue& fixture_case) {
+  void RunCase(const JsonValue& fixture_case) override {
     const JsonValue* script = fixture_case.Find("serverScript");
     StartCase(fixture_case, [&](std::shared_ptr<Transport> curl) {
       transport_ = std::make_shared<ScriptedTransport>(
@@ -263,7 +247,7 @@ class KmpPushBehaviorTest : public KmpBehaviorTest {
       return transport_;
     });
     if (HasFatalFailure() || IsSkipped()) return;
-    client_->SetResolver(ResolverNamed(Str(fixture_case.Find("resolver"), "server_wins")));
+    device_.client->SetResolver(ResolverNamed(Str(fixture_case.Find("resolver"), "server_wins")));
     ASSERT_TRUE(LocalSql(fixture_case.Find("localSetupSql")).ok());
 
     if (Str(script != nullptr ? script->Find("kind") : nullptr) == "committed_bundle_seq_gap") {
@@ -284,14 +268,12 @@ class KmpPushBehaviorTest : public KmpBehaviorTest {
     int step_number = 0;
     for (const JsonValue& fixture_step : fixture_case.Find("steps")->as_array()) {
       SCOPED_TRACE(fmt::format("step {} ({})", ++step_number, Str(fixture_step.Find("action"))));
-      const KnownDifference* difference =
-          DifferenceFor(kKnownDifferences, Str(fixture_case.Find("name")), step_number);
       const JsonValue step =
-          difference != nullptr ? WithDifference(fixture_step, *difference) : fixture_step;
+          EffectiveStep(kKnownDifferences, fixture_case, step_number, fixture_step);
       const std::string action = Str(step.Find("action"));
       Status outcome;
       if (action == "pushPending") {
-        Result<PushReport> pushed = client_->PushPending();
+        Result<PushReport> pushed = device_.client->PushPending();
         if (!pushed.has_value()) outcome = pushed.error();
       } else if (action == "localSql") {
         outcome = LocalSql(step.Find("sql"));
@@ -314,18 +296,6 @@ class KmpPushBehaviorTest : public KmpBehaviorTest {
     }
   }
 
-  void RunFile(const std::string& relative, const std::string& only = "") {
-    const JsonValue fixture = LoadFixture(relative);
-    for (const JsonValue& fixture_case : fixture.Find("cases")->as_array()) {
-      const std::string name = Str(fixture_case.Find("name"));
-      if (!only.empty() && name != only) continue;
-      SCOPED_TRACE(name);
-      RunCase(fixture_case);
-      client_.reset();
-      server_.reset();
-      if (HasFatalFailure() || IsSkipped()) return;
-    }
-  }
 
   std::shared_ptr<ScriptedTransport> transport_;
 };
