@@ -4,6 +4,8 @@
 //   BM_Commit10kRowUpdateDeleteBundle  the same for 5,000 UPDATEs + 5,000 DELETEs
 //   BM_PullThroughput          serve 100 bundles x 100 rows (10,000 rows) as pull bodies, pages of 10 bundles
 //   BM_SmallPushLatency/50     50 users concurrently pushing 1-row bundles; p50/p99 in ms
+//   BM_BootstrapAdoption       Bootstrap of a fresh layout over populated tables (scopes x rows
+//                              per scope adopted as baseline bundles, protocol-b.md §8.2)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -275,6 +277,66 @@ void BM_SmallPushLatencyPaced(benchmark::State& state) {
   ReportLatencies(state, latencies_ms);
 }
 BENCHMARK(BM_SmallPushLatencyPaced)->Arg(50)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Bootstrap (layout creation + adoption) over `scopes` x `rows_per_scope` existing rows; only
+// RuntimeService::Create + Bootstrap is timed (the database and its rows are prepared untimed).
+void BM_BootstrapAdoption(benchmark::State& state) {
+  const auto scopes = state.range(0);
+  const auto rows_per_scope = state.range(1);
+  const bool profile_b = state.range(2) != 0;
+  double seconds = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto db = testing::PgTestDatabase::Create();
+    if (!db) {
+      state.SkipWithError(db.error().ToString().c_str());
+      return;
+    }
+    auto seeded = (*db)->QueryScalar(fmt::format(
+        "CREATE SCHEMA business; CREATE TABLE business.users (_sync_scope_id TEXT NOT NULL, id UUID "
+        "NOT NULL, name TEXT, email TEXT, age INTEGER, score NUMERIC, active BOOLEAN, "
+        "PRIMARY KEY (_sync_scope_id, id)); "
+        "INSERT INTO business.users SELECT 'scope-' || (g % {0}), gen_random_uuid(), 'User ' || g, "
+        "'u' || g || '@example.com', g % 90, (g % 1000) + 0.5, g % 2 = 0 "
+        "FROM generate_series(0, {0} * {1} - 1) AS g",
+        scopes, rows_per_scope));
+    if (!seeded) {
+      state.SkipWithError(seeded.error().ToString().c_str());
+      return;
+    }
+    ServiceConfig config;
+    if (profile_b) config.wire_profile = "jcs_uniform_numeric_strings_v1";
+    config.registered_tables = {{"business", "users", {"id"}}};
+    RuntimeOptions options;
+    options.database_url = (*db)->dsn();
+    options.max_connections = 2;
+    state.ResumeTiming();
+    const auto started = std::chrono::steady_clock::now();
+    auto service = RuntimeService::Create(std::move(config), options);
+    Result<BootstrapReport> report =
+        service ? (*service)->Bootstrap() : Result<BootstrapReport>(Error(service.error()));
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    state.PauseTiming();
+    if (!report || report->adopted_rows != scopes * rows_per_scope) {
+      state.SkipWithError(report ? "not every row was adopted" : report.error().ToString().c_str());
+      return;
+    }
+    if (service) (*service)->Shutdown();
+    state.ResumeTiming();
+  }
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["rows/s"] = static_cast<double>(scopes * rows_per_scope) * iterations / seconds;
+  state.counters["scopes/s"] = static_cast<double>(scopes) * iterations / seconds;
+}
+BENCHMARK(BM_BootstrapAdoption)
+    ->Args({1000, 10, 0})
+    ->Args({1000, 10, 1})
+    ->Args({10, 10000, 0})
+    ->Args({10, 10000, 1})
+    ->ArgNames({"scopes", "rows_per_scope", "profile_b"})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 
