@@ -977,8 +977,12 @@ Result<SyncReport> Client::Sync() {
   OVERSYNC_ASSIGN_OR_RETURN(auto lock, impl_->AcquireOp());
   OVERSYNC_RETURN_IF_ERROR(impl_->RequireConnected("Sync()"));
   SyncReport report;
+  // Profile B: a set rebuild gate is resumed by the pull below, which pushes pending work first.
+  OVERSYNC_ASSIGN_OR_RETURN(const bool resuming, impl_->CheckpointRecoveryPendingLocked());
   if (impl_->uploads_paused_.load()) {
     report.push_outcome = PushOutcome::kSkippedPaused;
+  } else if (resuming) {
+    report.push_outcome = PushOutcome::kNoChange;
   } else {
     OVERSYNC_ASSIGN_OR_RETURN(PushReport push, impl_->PushPendingLocked(0));
     report.push_outcome = push.outcome;

@@ -292,7 +292,17 @@ class Client::Impl {
   Result<protocol::CapabilitiesResponse> FetchCapabilities(std::string_view retry_operation);
 
   // ---- push.cc ----
-  Result<PushReport> PushPendingLocked(int conflict_retry_count);
+  // `resuming_checkpoint`: called by ResumeCheckpointRecoveryLocked, which pushes while the
+  // rebuild gate is set (the gate otherwise refuses every push).
+  Result<PushReport> PushPendingLocked(int conflict_retry_count, bool resuming_checkpoint = false);
+  // Profile B: whether PullToStable/Sync resume the rebuild gate themselves (gate set, no source
+  // recovery or other transition in progress).
+  Result<bool> CheckpointRecoveryPendingLocked();
+  // Profile B (KMP's checkpoint recovery; fixtures pull-snapshot/behavior checkpoint-recovery-*,
+  // docs/compatibility.md 82): pushes pending local work, then runs the keep-source snapshot
+  // rebuild. kCheckpointRecoveryBlocked when the push fails for a reason other than a transient or
+  // authentication one (those are returned as they are), or leaves work pending.
+  Result<RemoteSyncReport> ResumeCheckpointRecoveryLocked();
 
   // ---- conflict.cc ----
   // Handles a structured push_conflict; returns true when a plan was applied and the push should

@@ -30,6 +30,7 @@ std::string_view ClientErrorKindName(ClientErrorKind kind) noexcept {
     case ClientErrorKind::kRetryExhausted: return "retry_exhausted";
     case ClientErrorKind::kReconnectRequired: return "reconnect_required";
     case ClientErrorKind::kHttp: return "http";
+    case ClientErrorKind::kCheckpointRecoveryBlocked: return "checkpoint_recovery_blocked";
   }
   return "unknown";
 }

@@ -115,6 +115,57 @@ Status ValidatePullResponse(const protocol::PullResponse& response, std::int64_t
 
 }  // namespace
 
+Result<bool> Client::Impl::CheckpointRecoveryPendingLocked() {
+  if (!ProfileB()) return false;
+  OVERSYNC_ASSIGN_OR_RETURN(AttachmentState attachment, LoadAttachment());
+  if (!attachment.rebuild_required) return false;
+  OVERSYNC_ASSIGN_OR_RETURN(OperationState operation, LoadOperation());
+  return operation.kind == "none";
+}
+
+Result<RemoteSyncReport> Client::Impl::ResumeCheckpointRecoveryLocked() {
+  const auto pending = [this]() -> Result<std::pair<std::int64_t, std::int64_t>> {
+    OVERSYNC_ASSIGN_OR_RETURN(std::int64_t dirty, DirtyCount());
+    OVERSYNC_ASSIGN_OR_RETURN(std::int64_t outbound, OutboxRowCount());
+    return std::make_pair(dirty, outbound);
+  };
+  const auto blocked = [&](std::string_view reason) -> Status {
+    auto counts = pending();
+    if (!counts) return counts.error();
+    auto outbox = LoadOutboxBundle();
+    if (!outbox) return outbox.error();
+    ClientErrorDetail detail;
+    detail.kind = ClientErrorKind::kCheckpointRecoveryBlocked;
+    detail.reason = std::string(reason);
+    detail.dirty_count = counts->first;
+    detail.outbound_count = counts->second;
+    detail.replay_state = outbox->state;
+    return MakeClientError(
+        ErrorCode::kFailedPrecondition,
+        fmt::format("checkpoint recovery is blocked ({}): dirty_rows={} outbox_rows={} "
+                    "replay_state=\"{}\"",
+                    reason, counts->first, counts->second, outbox->state),
+        std::move(detail));
+  };
+  OVERSYNC_ASSIGN_OR_RETURN(auto before, pending());
+  if (before.first + before.second > 0) {
+    // Local work reaches the server before the snapshot replaces the local state.
+    Result<PushReport> pushed = PushPendingLocked(0, true);
+    if (!pushed) {
+      const ClientErrorDetail* detail = ClientErrorOf(pushed.error());
+      const int http_status = detail != nullptr ? detail->http_status : 0;
+      if (IsRetryableError(pushed.error()) || http_status == 401 || http_status == 403 ||
+          pushed.error().code() == ErrorCode::kProtocolViolation) {
+        return Error(pushed.error());
+      }
+      return Error(blocked("push_failed"));
+    }
+    OVERSYNC_ASSIGN_OR_RETURN(auto after, pending());
+    if (after.first + after.second > 0) return Error(blocked("pending_work"));
+  }
+  return RebuildLocked();
+}
+
 Result<RemoteSyncReport> Client::Impl::PullToStableLocked() {
   // client.md §1.6 preconditions, in this order; none of them touches the network.
   OVERSYNC_RETURN_IF_ERROR(RequireConnected("PullToStable()"));
@@ -137,6 +188,8 @@ Result<RemoteSyncReport> Client::Impl::PullToStableLocked() {
                                  "PullToStable() requires an attached session", detail));
   }
   if (attachment.rebuild_required) {
+    OVERSYNC_ASSIGN_OR_RETURN(bool resume, CheckpointRecoveryPendingLocked());
+    if (resume) return ResumeCheckpointRecoveryLocked();
     ClientErrorDetail detail;
     detail.kind = ClientErrorKind::kRebuildRequired;
     return Error(MakeClientError(ErrorCode::kFailedPrecondition,

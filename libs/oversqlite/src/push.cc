@@ -1078,7 +1078,8 @@ Status ReplayCommittedBundle(ImplT& impl, const std::vector<PushRow>& uploaded,
 
 }  // namespace
 
-Result<PushReport> Client::Impl::PushPendingLocked(int conflict_retry_count) {
+Result<PushReport> Client::Impl::PushPendingLocked(int conflict_retry_count,
+                                                   bool resuming_checkpoint) {
   // client.md §1.6 preconditions, in order.
   OVERSYNC_RETURN_IF_ERROR(RequireConnected("PushPending()"));
   OVERSYNC_RETURN_IF_ERROR(SourceRecoveryGate());
@@ -1093,7 +1094,7 @@ Result<PushReport> Client::Impl::PushPendingLocked(int conflict_retry_count) {
                         std::move(detail)));
   }
   OVERSYNC_ASSIGN_OR_RETURN(AttachmentState attachment, LoadAttachment());
-  if (attachment.rebuild_required) {
+  if (attachment.rebuild_required && !resuming_checkpoint) {
     ClientErrorDetail detail;
     detail.kind = ClientErrorKind::kRebuildRequired;
     return Error(MakeClientError(ErrorCode::kFailedPrecondition,
@@ -1156,7 +1157,7 @@ Result<PushReport> Client::Impl::PushPendingLocked(int conflict_retry_count) {
                   kMaxConflictAutoRetries, remaining),
               std::move(detail)));
         }
-        return PushPendingLocked(conflict_retry_count + 1);
+        return PushPendingLocked(conflict_retry_count + 1, resuming_checkpoint);
       }
       report.outcome = PushOutcome::kNoChange;
       OVERSYNC_ASSIGN_OR_RETURN(report.status, SyncStatusLocked());

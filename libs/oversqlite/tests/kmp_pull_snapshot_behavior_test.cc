@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -104,20 +105,8 @@ class ScriptedSnapshotTransport final : public KmpScriptTransport {
   std::size_t sessions_ = 0;  // guarded by mu_
 };
 
-// checkpoint-recovery-*: KMP's pullToStable resumes a durable checkpoint-recovery gate by itself
-// (pushing pending work first, then a clear-all snapshot). Our client keeps go-oversync
-// 1f1118f's contract (client.md §5: PullToStable refuses while rebuild_required is set; the
-// application calls Rebuild), so the step fails with kRebuildRequired and changes nothing.
-// docs/compatibility.md 82.
-constexpr KnownDifference kKnownDifferences[] = {
-    {"checkpoint-recovery-normal-sync-auto-resumes", 1, "rebuild_required",
-     R"({"lastBundleSeqSeen":99,"rebuildRequired":1,"dirtyRowCount":0,"snapshotStageCount":0})",
-     R"({"users":[]})", "rebuild is required"},
-    {"checkpoint-recovery-pending-work-is-actionable-and-preserved", 1, "rebuild_required",
-     R"({"lastBundleSeqSeen":99,"rebuildRequired":1,"dirtyRowCount":1,"outboxRowCount":0,)"
-     R"("snapshotStageCount":0})",
-     R"({"users":[{"id":"local-1","name":"Local"}]})", "rebuild is required"},
-};
+// No recorded differences: the cases hold as written (generic expectations, see above).
+constexpr std::array<KnownDifference, 0> kKnownDifferences{};
 
 class KmpPullSnapshotBehaviorTest : public KmpBehaviorTest {
  protected:
@@ -154,6 +143,15 @@ class KmpPullSnapshotBehaviorTest : public KmpBehaviorTest {
       if (contains != nullptr) {
         EXPECT_NE(outcome.ToString().find(contains->as_string()), std::string::npos)
             << "expected \"" << contains->as_string() << "\" in: " << outcome.ToString();
+      }
+      if (const JsonValue* blocked = step.Find("expectedCheckpointRecoveryBlocked")) {
+        const ClientErrorDetail* detail = ClientErrorOf(outcome);
+        ASSERT_NE(detail, nullptr) << outcome.ToString();
+        EXPECT_EQ(detail->kind, ClientErrorKind::kCheckpointRecoveryBlocked) << outcome.ToString();
+        EXPECT_EQ(detail->reason, Str(blocked->Find("reason")));
+        EXPECT_EQ(detail->dirty_count, Int(blocked->Find("dirtyRowCount")));
+        EXPECT_EQ(detail->outbound_count, Int(blocked->Find("outboxRowCount")));
+        EXPECT_EQ(detail->replay_state, Str(blocked->Find("replayState")));
       }
       if (const JsonValue* state = step.Find("expectedState")) ExpectState(*state);
       if (const JsonValue* app = step.Find("expectedAppState")) ExpectAppState(*app);

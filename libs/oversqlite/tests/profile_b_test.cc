@@ -196,6 +196,38 @@ TEST_F(ProfileBClientTest, SnapshotCapacityAnswersAreRetriedAfterRetryAfter) {
   EXPECT_EQ(a.Text("SELECT name FROM users"), "ann");
 }
 
+// docs/compatibility.md 82 (KMP checkpoint recovery, fixtures pull-snapshot/behavior
+// checkpoint-recovery-*): with the durable rebuild gate set, PushPending still refuses, but Sync
+// resumes it: the pending local row is pushed first, then the snapshot rebuild clears the gate;
+// nothing local is lost and another device sees the row.
+TEST_F(ProfileBClientTest, SyncResumesTheRebuildGateAfterPushingPendingWork) {
+  Device& a = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  InsertUser(a, 1, "ann");
+  ASSERT_EQ(MustPush(a).outcome, PushOutcome::kCommitted);
+  InsertUser(a, 2, "bob");  // pending when the gate is set
+  a.Exec("UPDATE _sync_attachment_state SET rebuild_required = 1");
+
+  Result<PushReport> refused = a.client->PushPending();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(ClientErrorKindOf(refused.error()), ClientErrorKind::kRebuildRequired);
+
+  a.transport->ResetCounts();
+  Result<SyncReport> synced = a.client->Sync();
+  ASSERT_TRUE(synced.has_value()) << synced.error().ToString();
+  // bob is pushed (create, chunk, commit) before the snapshot.
+  EXPECT_EQ(a.transport->Count("POST", "/sync/push-sessions"), 3);
+  EXPECT_EQ(a.transport->Count("POST", "/sync/snapshot-sessions"), 1);
+  EXPECT_EQ(a.RebuildRequired(), 0);
+  EXPECT_EQ(a.Dirty(), 0);
+  EXPECT_EQ(a.OutboxRows(), 0);
+  EXPECT_EQ(a.Int("SELECT count(*) FROM users"), 2);
+
+  Device& b = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_EQ(b.Int("SELECT count(*) FROM users"), 2);
+}
+
 // kmp-client.md §3.2 / protocol-handshake/connect.json: a profile-B client whose tables differ
 // from the server's registered set does not attach.
 TEST_F(ProfileBClientTest, AttachRefusesADifferentTableSet) {

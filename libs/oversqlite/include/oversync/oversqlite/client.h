@@ -312,6 +312,11 @@ class Client {
   void Close();
 
   // ---- sync (client.md §1.6) ----
+  // While the durable rebuild gate is set (a rebuild that failed midway) PushPending refuses
+  // with kRebuildRequired. PullToStable and Sync refuse the same way in profile A; in profile B
+  // they resume the gate like current go-oversync clients: pending local work is pushed first
+  // (kCheckpointRecoveryBlocked when that push fails for a non-transient reason or leaves work
+  // pending), then the snapshot rebuild runs (docs/compatibility.md 82).
   Result<PushReport> PushPending();
   Result<RemoteSyncReport> PullToStable();
   Result<SyncReport> Sync();

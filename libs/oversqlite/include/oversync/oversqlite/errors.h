@@ -45,6 +45,10 @@ enum class ClientErrorKind : std::uint8_t {
   kRetryExhausted,               // operation, attempts, last_error
   kReconnectRequired,            // seed lease lost (client.md §7.5): error_code
   kHttp,                         // any other non-2xx answer: http_status, error_code, raw_body
+  // Profile B: resuming the rebuild gate from PullToStable/Sync could not push the pending local
+  // work first (reason "push_failed" or "pending_work"; dirty_count, outbound_count, and the
+  // outbox state in replay_state).
+  kCheckpointRecoveryBlocked,
 };
 
 std::string_view ClientErrorKindName(ClientErrorKind kind) noexcept;
@@ -84,6 +88,7 @@ struct ClientErrorDetail final : StatusDetail {
   std::int64_t remaining_dirty_count = 0;
   std::int64_t attempts = 0;             // kRetryExhausted
   std::shared_ptr<const Status> last_error;  // kRetryExhausted: the cause
+  std::string replay_state;              // kCheckpointRecoveryBlocked: the outbox state
 };
 
 // The detail of `status`, or nullptr.
