@@ -977,12 +977,28 @@ Result<SyncReport> Client::Sync() {
   OVERSYNC_ASSIGN_OR_RETURN(auto lock, impl_->AcquireOp());
   OVERSYNC_RETURN_IF_ERROR(impl_->RequireConnected("Sync()"));
   SyncReport report;
-  // Profile B: a set rebuild gate is resumed by the pull below, which pushes pending work first.
+  // Profile B: a set rebuild gate is resumed here (pending work pushed first, then the snapshot);
+  // with uploads or downloads paused it cannot be, and Sync refuses as profile A does.
   OVERSYNC_ASSIGN_OR_RETURN(const bool resuming, impl_->CheckpointRecoveryPendingLocked());
+  if (resuming) {
+    if (impl_->uploads_paused_.load() || impl_->downloads_paused_.load()) {
+      ClientErrorDetail detail;
+      detail.kind = ClientErrorKind::kRebuildRequired;
+      return Error(MakeClientError(
+          ErrorCode::kFailedPrecondition,
+          "client rebuild is required; resume uploads and downloads (or run Rebuild) to recover",
+          std::move(detail)));
+    }
+    report.push_outcome = PushOutcome::kNoChange;
+    OVERSYNC_ASSIGN_OR_RETURN(RemoteSyncReport remote,
+                              impl_->ResumeCheckpointRecoveryLocked(&report.push_outcome));
+    report.remote_outcome = remote.outcome;
+    report.restore = remote.restore;
+    OVERSYNC_ASSIGN_OR_RETURN(report.status, impl_->SyncStatusLocked());
+    return report;
+  }
   if (impl_->uploads_paused_.load()) {
     report.push_outcome = PushOutcome::kSkippedPaused;
-  } else if (resuming) {
-    report.push_outcome = PushOutcome::kNoChange;
   } else {
     OVERSYNC_ASSIGN_OR_RETURN(PushReport push, impl_->PushPendingLocked(0));
     report.push_outcome = push.outcome;

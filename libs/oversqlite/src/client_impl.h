@@ -299,10 +299,13 @@ class Client::Impl {
   // recovery or other transition in progress).
   Result<bool> CheckpointRecoveryPendingLocked();
   // Profile B (KMP's checkpoint recovery; fixtures pull-snapshot/behavior checkpoint-recovery-*,
-  // docs/compatibility.md 82): pushes pending local work, then runs the keep-source snapshot
-  // rebuild. kCheckpointRecoveryBlocked when the push fails for a reason other than a transient or
-  // authentication one (those are returned as they are), or leaves work pending.
-  Result<RemoteSyncReport> ResumeCheckpointRecoveryLocked();
+  // docs/compatibility.md 82): pushes pending local work (at most three bundles; a
+  // committed_remote outbox is left to the rebuild), then runs the keep-source snapshot rebuild.
+  // kCheckpointRecoveryBlocked when a push fails for a reason other than a transient one
+  // (including exhausted retries), an authentication one or a malformed answer (those are
+  // returned as they are), or leaves work pending. `resumed_push_outcome`, when given, becomes
+  // kCommitted if a bundle was pushed.
+  Result<RemoteSyncReport> ResumeCheckpointRecoveryLocked(PushOutcome* resumed_push_outcome = nullptr);
 
   // ---- conflict.cc ----
   // Handles a structured push_conflict; returns true when a plan was applied and the push should

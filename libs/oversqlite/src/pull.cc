@@ -123,7 +123,8 @@ Result<bool> Client::Impl::CheckpointRecoveryPendingLocked() {
   return operation.kind == "none";
 }
 
-Result<RemoteSyncReport> Client::Impl::ResumeCheckpointRecoveryLocked() {
+Result<RemoteSyncReport> Client::Impl::ResumeCheckpointRecoveryLocked(
+    PushOutcome* resumed_push_outcome) {
   const auto pending = [this]() -> Result<std::pair<std::int64_t, std::int64_t>> {
     OVERSYNC_ASSIGN_OR_RETURN(std::int64_t dirty, DirtyCount());
     OVERSYNC_ASSIGN_OR_RETURN(std::int64_t outbound, OutboxRowCount());
@@ -148,17 +149,41 @@ Result<RemoteSyncReport> Client::Impl::ResumeCheckpointRecoveryLocked() {
         std::move(detail));
   };
   OVERSYNC_ASSIGN_OR_RETURN(auto before, pending());
-  if (before.first + before.second > 0) {
-    // Local work reaches the server before the snapshot replaces the local state.
-    Result<PushReport> pushed = PushPendingLocked(0, true);
-    if (!pushed) {
-      const ClientErrorDetail* detail = ClientErrorOf(pushed.error());
-      const int http_status = detail != nullptr ? detail->http_status : 0;
-      if (IsRetryableError(pushed.error()) || http_status == 401 || http_status == 403 ||
-          pushed.error().code() == ErrorCode::kProtocolViolation) {
-        return Error(pushed.error());
+  OVERSYNC_ASSIGN_OR_RETURN(OutboxBundle outbox, LoadOutboxBundle());
+  // A committed_remote outbox is already on the server and contained in the snapshot (the
+  // rebuild clears it and advances the source floor); pushing it again could only repeat the
+  // failure that set the gate.
+  if (before.first + before.second > 0 && outbox.state != "committed_remote") {
+    // Local work reaches the server before the snapshot replaces the local state: one bundle per
+    // push, so a frozen outbox and the dirty rows behind it take up to three (bounded like Sync).
+    for (int round = 0; round < 3; ++round) {
+      Result<PushReport> pushed = PushPendingLocked(0, true);
+      if (!pushed) {
+        // Transient failures (retried and exhausted ones included), authentication failures and
+        // malformed answers are returned as they are; anything else blocks the recovery.
+        const ClientErrorDetail* detail = ClientErrorOf(pushed.error());
+        const int http_status = detail != nullptr ? detail->http_status : 0;
+        const bool exhausted = detail != nullptr && detail->kind == ClientErrorKind::kRetryExhausted;
+        if (exhausted || IsRetryableError(pushed.error()) || http_status == 401 ||
+            http_status == 403 || pushed.error().code() == ErrorCode::kProtocolViolation) {
+          return Error(pushed.error());
+        }
+        return Error(blocked("push_failed"));
       }
-      return Error(blocked("push_failed"));
+      if (resumed_push_outcome != nullptr && pushed->outcome == PushOutcome::kCommitted) {
+        *resumed_push_outcome = PushOutcome::kCommitted;
+      }
+      // A committed bundle whose replay was pruned is recovered by a snapshot inside the push:
+      // the gate is then already clear and nothing is left to rebuild.
+      OVERSYNC_ASSIGN_OR_RETURN(AttachmentState attachment, LoadAttachment());
+      if (!attachment.rebuild_required) {
+        RemoteSyncReport report;
+        report.outcome = RemoteSyncOutcome::kAppliedSnapshot;
+        OVERSYNC_ASSIGN_OR_RETURN(report.status, SyncStatusLocked());
+        return report;
+      }
+      OVERSYNC_ASSIGN_OR_RETURN(auto after, pending());
+      if (after.first + after.second == 0 || pushed->outcome != PushOutcome::kCommitted) break;
     }
     OVERSYNC_ASSIGN_OR_RETURN(auto after, pending());
     if (after.first + after.second > 0) return Error(blocked("pending_work"));

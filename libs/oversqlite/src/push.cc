@@ -783,7 +783,7 @@ Status FetchCommittedBundle(ImplT& impl, const CommittedBundle& committed, bool&
     if (after >= 0) path += fmt::format("after_row_ordinal={}&", after);
     path += fmt::format("max_rows={}", max_rows);
     // 404 committed_bundle_not_found (a commit not yet visible where the rows are read) is
-    // retried 6 times, 75 ms doubling to 600 ms, like the KMP client.
+    // tried up to 6 times, 75 ms doubling to 600 ms between tries, like the KMP client.
     auto response = impl.Call("GET", path, std::nullopt);
     auto wait = std::chrono::milliseconds(75);
     for (int attempt = 1; attempt < 6 && !response &&
