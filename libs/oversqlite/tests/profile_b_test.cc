@@ -228,6 +228,162 @@ TEST_F(ProfileBClientTest, SyncResumesTheRebuildGateAfterPushingPendingWork) {
   EXPECT_EQ(b.Int("SELECT count(*) FROM users"), 2);
 }
 
+// The five review fixes of the gate resume (b89f64e, docs/compatibility.md 82). Each test below
+// fails on the code before that commit.
+
+// A push that exhausts its retries while the gate is resumed is returned as it is
+// (kRetryExhausted: transient, try again later), not as a blocked recovery; the gate, the frozen
+// row and the local data stay, and the next Sync completes the recovery.
+TEST_F(ProfileBClientTest, ResumeReturnsExhaustedRetriesAsTheyAre) {
+  Device& a = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  InsertUser(a, 1, "ann");
+  a.Exec("UPDATE _sync_attachment_state SET rebuild_required = 1");
+  a.transport->FailNext("POST", "/sync/push-sessions", 3, FaultKind::kHttpStatus, 503);
+
+  Result<SyncReport> failed = a.client->Sync();
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(ClientErrorKindOf(failed.error()), ClientErrorKind::kRetryExhausted)
+      << failed.error().ToString();
+  EXPECT_EQ(a.RebuildRequired(), 1);
+  EXPECT_EQ(a.Dirty() + a.OutboxRows(), 1);
+  EXPECT_EQ(a.transport->Count("POST", "/sync/snapshot-sessions"), 0);
+
+  Result<SyncReport> synced = a.client->Sync();
+  ASSERT_TRUE(synced.has_value()) << synced.error().ToString();
+  EXPECT_EQ(synced->push_outcome, PushOutcome::kCommitted);
+  EXPECT_EQ(a.RebuildRequired(), 0);
+  EXPECT_EQ(ServerUserName(1), "ann");
+}
+
+// A frozen outbox and the dirty rows written after it are two bundles: the resume pushes both
+// (the loop is bounded at three) before the snapshot, instead of refusing with pending_work.
+TEST_F(ProfileBClientTest, ResumePushesAFrozenOutboxAndTheDirtyRowsBehindIt) {
+  Device& a = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  InsertUser(a, 1, "ann");
+  a.transport->FailNext("POST", "/sync/push-sessions", 3, FaultKind::kHttpStatus, 503);
+  ASSERT_FALSE(a.client->PushPending().has_value());
+  ASSERT_EQ(a.OutboxRows(), 1);  // frozen, not uploaded
+  InsertUser(a, 2, "bob");       // dirty behind the frozen outbox
+  ASSERT_EQ(a.Dirty(), 1);
+  a.Exec("UPDATE _sync_attachment_state SET rebuild_required = 1");
+
+  a.transport->ResetCounts();
+  Result<SyncReport> synced = a.client->Sync();
+  ASSERT_TRUE(synced.has_value()) << synced.error().ToString();
+  EXPECT_EQ(synced->push_outcome, PushOutcome::kCommitted);
+  EXPECT_EQ(a.transport->Count("POST", "/sync/push-sessions"), 6);  // two create/chunk/commit
+  EXPECT_EQ(a.transport->Count("POST", "/sync/snapshot-sessions"), 1);
+  EXPECT_EQ(ServerBundles(), 2);
+  EXPECT_EQ(ServerUserName(1), "ann");
+  EXPECT_EQ(ServerUserName(2), "bob");
+  EXPECT_EQ(a.RebuildRequired(), 0);
+  EXPECT_EQ(a.Dirty() + a.OutboxRows(), 0);
+  EXPECT_EQ(a.Int("SELECT count(*) FROM users"), 2);
+}
+
+// A committed bundle whose rows come back with another canonical_request_hash sets the gate with
+// the outbox committed_remote (compatibility 81). Resuming leaves that outbox to the rebuild: no
+// push session and no committed-bundle read, one snapshot, and the source floor moves past the
+// committed bundle so the next local write does not reuse its source_bundle_id.
+TEST_F(ProfileBClientTest, ResumeLeavesACommittedRemoteOutboxToTheRebuild) {
+  Device& a = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  InsertUser(a, 1, "ann");
+  a.transport->SetResponseRewriter([](const HttpRequest& request, HttpResponse& response) {
+    if (FaultTransport::PathOf(request.url).starts_with("/sync/committed-bundles/")) {
+      const std::string field = "\"canonical_request_hash\":\"";
+      const std::size_t at = response.body.find(field);
+      if (at != std::string::npos) {
+        const std::size_t begin = at + field.size();
+        const std::size_t end = response.body.find('"', begin);
+        response.body.replace(begin, end - begin, std::string(end - begin, '0'));
+      }
+    }
+  });
+  Result<PushReport> pushed = a.client->PushPending();
+  ASSERT_FALSE(pushed.has_value());
+  EXPECT_EQ(ClientErrorKindOf(pushed.error()), ClientErrorKind::kRebuildRequired)
+      << pushed.error().ToString();
+  a.transport->SetResponseRewriter(nullptr);
+  ASSERT_EQ(a.OutboxState(), "committed_remote");
+  ASSERT_EQ(a.RebuildRequired(), 1);
+  ASSERT_EQ(ServerBundles(), 1);
+
+  a.transport->ResetCounts();
+  Result<SyncReport> synced = a.client->Sync();
+  ASSERT_TRUE(synced.has_value()) << synced.error().ToString();
+  EXPECT_EQ(a.transport->Count("POST", "/sync/push-sessions"), 0);
+  EXPECT_EQ(a.transport->Count("GET", "/sync/committed-bundles/"), 0);
+  EXPECT_EQ(a.transport->Count("POST", "/sync/snapshot-sessions"), 1);
+  EXPECT_EQ(a.RebuildRequired(), 0);
+  EXPECT_EQ(a.OutboxRows(), 0);
+  EXPECT_EQ(a.Text("SELECT name FROM users"), "ann");
+  EXPECT_EQ(a.NextBundleId(), 2);
+  EXPECT_EQ(ServerBundles(), 1);
+
+  InsertUser(a, 2, "bob");
+  EXPECT_EQ(MustPush(a).outcome, PushOutcome::kCommitted);
+  EXPECT_EQ(ServerUserName(2), "bob");
+}
+
+// The resumed push commits, then finds the committed bundle's replay pruned: the push recovers
+// by the keep-source snapshot itself (client.md §4.7), which clears the gate; the resume then
+// has nothing left to rebuild and does not run a second snapshot.
+TEST_F(ProfileBClientTest, ResumeDoesNotRebuildTwiceAfterAPrunedReplayRecovery) {
+  Device& a = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  InsertUser(a, 1, "ann");
+  a.Exec("UPDATE _sync_attachment_state SET rebuild_required = 1");
+  a.transport->FailNext("GET", "/sync/committed-bundles/", 1, FaultKind::kHttpStatus, 409,
+                        R"({"error":"history_pruned","message":"committed bundle replay pruned"})");
+
+  a.transport->ResetCounts();
+  Result<SyncReport> synced = a.client->Sync();
+  ASSERT_TRUE(synced.has_value()) << synced.error().ToString();
+  EXPECT_EQ(synced->push_outcome, PushOutcome::kCommitted);
+  EXPECT_EQ(a.transport->Count("GET", "/sync/committed-bundles/"), 1);
+  EXPECT_EQ(a.transport->Count("POST", "/sync/snapshot-sessions"), 1);
+  EXPECT_EQ(a.RebuildRequired(), 0);
+  EXPECT_EQ(a.Dirty() + a.OutboxRows(), 0);
+  EXPECT_EQ(a.Text("SELECT name FROM users"), "ann");
+  EXPECT_EQ(a.NextBundleId(), 2);
+  EXPECT_EQ(ServerUserName(1), "ann");
+}
+
+// With uploads or downloads paused the gate cannot be resumed (its push or its snapshot would be
+// skipped): Sync refuses with kRebuildRequired before any request and touches nothing; resumed,
+// it recovers.
+TEST_F(ProfileBClientTest, SyncRefusesTheGateWhileUploadsOrDownloadsArePaused) {
+  Device& a = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  InsertUser(a, 1, "ann");
+  a.Exec("UPDATE _sync_attachment_state SET rebuild_required = 1");
+  a.transport->ResetCounts();
+  for (const bool uploads : {true, false}) {
+    if (uploads) {
+      a.client->PauseUploads();
+    } else {
+      a.client->ResumeUploads();
+      a.client->PauseDownloads();
+    }
+    Result<SyncReport> refused = a.client->Sync();
+    ASSERT_FALSE(refused.has_value()) << (uploads ? "uploads paused" : "downloads paused");
+    EXPECT_EQ(ClientErrorKindOf(refused.error()), ClientErrorKind::kRebuildRequired)
+        << refused.error().ToString();
+    EXPECT_EQ(a.transport->Count("", "/"), 0);
+    EXPECT_EQ(a.RebuildRequired(), 1);
+    EXPECT_EQ(a.Dirty(), 1);
+  }
+  a.client->ResumeDownloads();
+  Result<SyncReport> synced = a.client->Sync();
+  ASSERT_TRUE(synced.has_value()) << synced.error().ToString();
+  EXPECT_EQ(synced->push_outcome, PushOutcome::kCommitted);
+  EXPECT_EQ(a.RebuildRequired(), 0);
+  EXPECT_EQ(ServerUserName(1), "ann");
+}
+
 // kmp-client.md §3.2 / protocol-handshake/connect.json: a profile-B client whose tables differ
 // from the server's registered set does not attach.
 TEST_F(ProfileBClientTest, AttachRefusesADifferentTableSet) {
