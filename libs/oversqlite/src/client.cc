@@ -512,6 +512,7 @@ Result<std::unique_lock<std::mutex>> Client::Impl::AcquireOp() {
                              "another sync operation is in progress"));
   }
   if (closed_.load()) return Error(closed_error());
+  protocol_gate_verified_ = false;  // each operation checks the server's contract afresh
   return lock;
 }
 
@@ -730,8 +731,10 @@ Status Client::Impl::OpenLocked() {
   {
     OVERSYNC_ASSIGN_OR_RETURN(internal::Tx tx, internal::Tx::Begin(db_));
     OVERSYNC_RETURN_IF_ERROR(SetApplyMode(false));
-    {
+    if (!ProfileB()) {
       // The schema-scope guard (client.md §2.1): written once, checked by every later Create.
+      // Profile B writes schema_name when an Attach binds the database and clears it at Detach
+      // (KMP; lifecycle fixtures), the other _sync_* tables keep the guard.
       OVERSYNC_ASSIGN_OR_RETURN(
           Stmt schema, Prepare(db_, "UPDATE _sync_attachment_state SET schema_name = ? WHERE singleton_key = 1 "
                                     "AND schema_name = ''"));

@@ -197,6 +197,8 @@ class Client::Impl {
   // ---- op lock and gates (client.cc) ----
   // Try-lock; kClientClosed / kSyncOperationInProgress. The returned lock is held by the caller.
   Result<std::unique_lock<std::mutex>> AcquireOp();
+  // Profile B: whether the current operation passed VerifyProtocolGate (reset by AcquireOp).
+  bool protocol_gate_verified_ = false;  // guarded by op_mutex_
   Status RequireOpened(std::string_view operation) const;           // kOpenRequired
   Status RequireConnected(std::string_view operation) const;        // kOpenRequired / kAttachRequired
   Status OpenLocked();  // Open's body (also re-run by Attach)
@@ -289,7 +291,20 @@ class Client::Impl {
   // Fails (kFailedPrecondition, ClientErrorKind::kAttachLifecycleUnsupported) when the
   // capabilities body shows the server speaks the other wire profile.
   Status CheckServerWireProfile(std::string_view capabilities_body) const;
+  // Profile B also fails with kProtocolVersionMismatch when protocol_version is not "v1"
+  // (protocol-b.md §5.1).
   Result<protocol::CapabilitiesResponse> FetchCapabilities(std::string_view retry_operation);
+  // Profile B (kmp-client.md §3.2): the server's registered tables must equal this client's
+  // (kFailedPrecondition naming the differences); profile A: always OK.
+  Status CheckRegisteredTables(const protocol::CapabilitiesResponse& capabilities) const;
+  // Profile B's protocol gate (kmp-client.md §2.2 row 1, as current KMP/Dart/Go clients do):
+  // capabilities are fetched and checked (protocol_version, registered tables) once per
+  // operation before its first push or pull request (before the outbox freeze), and before
+  // each snapshot build (`every_time`), so a server that changed contract is refused before
+  // anything local changes. Unlike KMP, an operation that fails a local precondition or has
+  // nothing to send stays without network (client.md §1.6). Profile A: OK without a request
+  // (1f1118f checks capabilities at Attach only).
+  Status VerifyProtocolGate(std::string_view operation, bool every_time = false);
 
   // ---- push.cc ----
   // `resuming_checkpoint`: called by ResumeCheckpointRecoveryLocked, which pushes while the
@@ -326,6 +341,10 @@ class Client::Impl {
   Status EnterSourceRecovery(std::string_view code, std::string_view server_message,
                              std::string_view offered_replacement);
   Status SourceRecoveryGate();  // kSourceRecoveryRequired from persisted state, else OK
+  // The persisted source-recovery reason. Profile A reads an unknown text as history_pruned
+  // (client.md §1.8, Go parity); profile B fails with kInvalidSourceRecoveryReason instead of
+  // remapping it (KMP; fixture source-recovery-unknown-persisted-reason-fails-deterministically).
+  Result<SourceRecoveryCode> PersistedRecoveryCode(std::string_view stored_reason) const;
 
   // ---- lifecycle.cc ----
   Result<AttachResult> AttachLocked(std::string_view user_id);

@@ -31,6 +31,8 @@ std::string_view ClientErrorKindName(ClientErrorKind kind) noexcept {
     case ClientErrorKind::kReconnectRequired: return "reconnect_required";
     case ClientErrorKind::kHttp: return "http";
     case ClientErrorKind::kCheckpointRecoveryBlocked: return "checkpoint_recovery_blocked";
+    case ClientErrorKind::kProtocolVersionMismatch: return "protocol_version_mismatch";
+    case ClientErrorKind::kInvalidSourceRecoveryReason: return "invalid_source_recovery_reason";
   }
   return "unknown";
 }

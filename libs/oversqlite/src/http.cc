@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "client_impl.h"
 #include "oversync/protocol/codec.h"
@@ -240,7 +241,51 @@ Result<protocol::CapabilitiesResponse> Client::Impl::FetchCapabilities(std::stri
     return Status::Ok();
   });
   if (!status.ok()) return Error(std::move(status));
+  if (ProfileB() && capabilities.protocol_version != "v1") {
+    // Not retryable and not a malformed answer: the server speaks another protocol.
+    ClientErrorDetail detail;
+    detail.kind = ClientErrorKind::kProtocolVersionMismatch;
+    detail.reason = capabilities.protocol_version;
+    return Error(MakeClientError(
+        ErrorCode::kFailedPrecondition,
+        fmt::format("server protocol_version {:?} is not supported; this client speaks \"v1\"",
+                    capabilities.protocol_version),
+        std::move(detail)));
+  }
   return capabilities;
+}
+
+Status Client::Impl::CheckRegisteredTables(const protocol::CapabilitiesResponse& capabilities) const {
+  if (!ProfileB()) return Status::Ok();
+  // kmp-client.md §3.2: a profile-B client syncs exactly the server's registered tables; any
+  // difference is a configuration error that retrying cannot fix.
+  std::vector<protocol::RegisteredTableSpec> local;
+  for (const TableInfo& table : tables_) {
+    local.push_back({config_.schema, table.name, {table.key_lower}});
+  }
+  const protocol::TableSpecComparison compared =
+      protocol::CompareTableSpecs(local, capabilities.registered_table_specs);
+  if (compared.match()) return Status::Ok();
+  std::string keys;
+  for (const auto& mismatch : compared.sync_key_mismatches) {
+    keys += fmt::format("{}{} (client {}, server {})", keys.empty() ? "" : ", ",
+                        mismatch.qualified_table, fmt::join(mismatch.client_sync_key_columns, "+"),
+                        fmt::join(mismatch.server_sync_key_columns, "+"));
+  }
+  return Status(ErrorCode::kFailedPrecondition,
+                fmt::format("the server's registered tables differ from this client's: server-only "
+                            "[{}], client-only [{}], sync key mismatches [{}]",
+                            fmt::join(compared.server_only_tables, ", "),
+                            fmt::join(compared.client_only_tables, ", "), keys));
+}
+
+Status Client::Impl::VerifyProtocolGate(std::string_view operation, bool every_time) {
+  if (!ProfileB() || (protocol_gate_verified_ && !every_time)) return Status::Ok();
+  OVERSYNC_ASSIGN_OR_RETURN(protocol::CapabilitiesResponse capabilities,
+                            FetchCapabilities(fmt::format("{}_capability_gate", operation)));
+  OVERSYNC_RETURN_IF_ERROR(CheckRegisteredTables(capabilities));
+  protocol_gate_verified_ = true;
+  return Status::Ok();
 }
 
 }  // namespace oversync::oversqlite

@@ -160,9 +160,10 @@ Status BeginRemoteReplace(ImplT& impl, std::string_view user_id, std::string_vie
       Prepare(db,
               "UPDATE _sync_attachment_state SET current_source_id = ?, binding_state = 'anonymous', "
               "attached_user_id = '', pending_initialization_id = '', "
-              "schema_name = CASE WHEN trim(schema_name) = '' THEN ? ELSE schema_name END "
+              "schema_name = CASE WHEN trim(schema_name) = '' AND ?3 THEN ?2 ELSE schema_name END "
               "WHERE singleton_key = 1"));
-  attach.Bind(1, source_id).Bind(2, impl.config_.schema);
+  // Profile B writes schema_name only once the database is bound (KMP's anonymous state).
+  attach.Bind(1, source_id).Bind(2, impl.config_.schema).Bind(3, impl.ProfileB() ? 0 : 1);
   OVERSYNC_RETURN_IF_ERROR(attach.Run());
   OVERSYNC_ASSIGN_OR_RETURN(
       Stmt operation,
@@ -201,8 +202,10 @@ Result<internal::StagedSnapshot> EnsureRemoteReplaceStaged(ImplT& impl,
       return internal::StagedSnapshot{op.staged_snapshot_id, op.snapshot_bundle_seq,
                                       op.snapshot_row_count};
     }
-    OVERSYNC_RETURN_IF_ERROR(Exec(impl.db_, "DELETE FROM _sync_snapshot_stage"));
-    OVERSYNC_RETURN_IF_ERROR(PersistStagedFields(impl, "", 0, 0));
+    // An incomplete stage is replaced only once a new session exists (below): a refused or
+    // failed session creation (e.g. profile B's protocol gate, fixture
+    // remote-replace-resume-protocol-mismatch-preserves-staged-state) leaves it as it was, and
+    // the next attempt finds it incomplete again.
   }
 
   OVERSYNC_ASSIGN_OR_RETURN(internal::StagedSnapshot session,
@@ -381,30 +384,7 @@ Result<AttachResult> Client::Impl::AttachLocked(std::string_view raw_user_id) {
       it == capabilities->features.end() || !it->second) {
     return Error(LifecycleUnsupported("connect_lifecycle capability is absent"));
   }
-  if (ProfileB()) {
-    // kmp-client.md §3.2: a profile-B client syncs exactly the server's registered tables; any
-    // difference is a configuration error that retrying cannot fix.
-    std::vector<protocol::RegisteredTableSpec> local;
-    for (const TableInfo& table : tables_) {
-      local.push_back({config_.schema, table.name, {table.key_lower}});
-    }
-    const protocol::TableSpecComparison compared =
-        protocol::CompareTableSpecs(local, capabilities->registered_table_specs);
-    if (!compared.match()) {
-      std::string keys;
-      for (const auto& mismatch : compared.sync_key_mismatches) {
-        keys += fmt::format("{}{} (client {}, server {})", keys.empty() ? "" : ", ",
-                            mismatch.qualified_table, fmt::join(mismatch.client_sync_key_columns, "+"),
-                            fmt::join(mismatch.server_sync_key_columns, "+"));
-      }
-      return Error(Status(
-          ErrorCode::kFailedPrecondition,
-          fmt::format("the server's registered tables differ from this client's: server-only [{}], "
-                      "client-only [{}], sync key mismatches [{}]",
-                      fmt::join(compared.server_only_tables, ", "),
-                      fmt::join(compared.client_only_tables, ", "), keys)));
-    }
-  }
+  OVERSYNC_RETURN_IF_ERROR(CheckRegisteredTables(*capabilities));
 
   // Step 7: only dirty rows count as "pending" for the server's decision; a frozen outbox is
   // pushed normally whatever the resolution (client.md §7.3). Deviation from Go: a dirty row
@@ -484,6 +464,7 @@ Result<DetachResult> Client::Impl::DetachLocked() {
   }
   OVERSYNC_ASSIGN_OR_RETURN(AttachmentState attachment, LoadAttachment());
 
+  std::string rotated_source;  // profile B: the fresh source the attached Detach switches to
   OVERSYNC_ASSIGN_OR_RETURN(Tx tx, Tx::Begin(db_));
   if (attachment.binding_state != kAttached) {
     // Deliberate deviation from Go (client.md §7.4 [QUIRK]): Go's Detach while anonymous is
@@ -522,8 +503,6 @@ Result<DetachResult> Client::Impl::DetachLocked() {
                                   "DELETE FROM _sync_push_stage;"
                                   "DELETE FROM _sync_snapshot_stage;"));
     OVERSYNC_RETURN_IF_ERROR(SetApplyMode(false));
-    // Kept on purpose: current_source_id and _sync_source_state (bundle numbering continues on
-    // the same source), schema_name, last_bundle_seq_seen and rebuild_required (Go parity).
     OVERSYNC_RETURN_IF_ERROR(
         Exec(db_,
              "UPDATE _sync_attachment_state SET binding_state = 'anonymous', attached_user_id = '', "
@@ -531,8 +510,33 @@ Result<DetachResult> Client::Impl::DetachLocked() {
              "UPDATE _sync_operation_state SET kind = 'none', target_user_id = '', reason = '', "
              "replacement_source_id = '', staged_snapshot_id = '', snapshot_bundle_seq = 0, "
              "snapshot_row_count = 0 WHERE singleton_key = 1;"));
+    if (ProfileB()) {
+      // Profile B (KMP, lifecycle fixtures sync-then-detach-*, detach-mid-cleanup-*): the next
+      // attach starts on a fresh source, so whoever signs in next never continues this user's
+      // source numbering or checkpoint; the old source is marked replaced by the new one and
+      // the attachment row returns to its never-attached state (no schema, checkpoint 0, gate
+      // clear).
+      OVERSYNC_ASSIGN_OR_RETURN(std::string rotated, GenerateSourceId());
+      OVERSYNC_RETURN_IF_ERROR(EnsureSourceRow(rotated));
+      OVERSYNC_ASSIGN_OR_RETURN(
+          Stmt mark, Prepare(db_, "UPDATE _sync_source_state SET replaced_by_source_id = ? "
+                                  "WHERE source_id = ?"));
+      mark.Bind(1, rotated).Bind(2, attachment.current_source_id);
+      OVERSYNC_RETURN_IF_ERROR(mark.Run());
+      OVERSYNC_ASSIGN_OR_RETURN(
+          Stmt anonymous,
+          Prepare(db_, "UPDATE _sync_attachment_state SET current_source_id = ?, schema_name = '', "
+                       "last_bundle_seq_seen = 0, rebuild_required = 0 WHERE singleton_key = 1"));
+      anonymous.Bind(1, rotated);
+      OVERSYNC_RETURN_IF_ERROR(anonymous.Run());
+      rotated_source = std::move(rotated);
+    }
+    // Profile A keeps, on purpose: current_source_id and _sync_source_state (bundle numbering
+    // continues on the same source), schema_name, last_bundle_seq_seen and rebuild_required (Go
+    // parity, client.md §7.4).
   }
   OVERSYNC_RETURN_IF_ERROR(tx.Commit());
+  if (!rotated_source.empty()) SetSourceId(rotated_source);
 
   {
     std::lock_guard lock(state_mutex_);
@@ -554,7 +558,7 @@ Result<SourceInfo> Client::Impl::SourceInfoLocked() {
   info.rebuild_required = attachment.rebuild_required;
   if (operation.kind == "source_recovery") {
     info.source_recovery_required = true;
-    info.source_recovery_reason = ParseSourceRecoveryCode(operation.reason);
+    OVERSYNC_ASSIGN_OR_RETURN(info.source_recovery_reason, PersistedRecoveryCode(operation.reason));
   }
   return info;
 }

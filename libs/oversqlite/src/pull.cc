@@ -248,6 +248,7 @@ Result<RemoteSyncReport> Client::Impl::PullToStableLocked() {
     report.status = status;
     return report;
   }
+  OVERSYNC_RETURN_IF_ERROR(VerifyProtocolGate("pull_to_stable"));
 
   // One transaction per bundle (client.md §5.2). Deferred FKs let a bundle carry children before
   // parents, self-references and FK cycles; apply mode keeps the triggers from capturing our own

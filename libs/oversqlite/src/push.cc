@@ -1108,6 +1108,14 @@ Result<PushReport> Client::Impl::PushPendingLocked(int conflict_retry_count,
     return report;
   }
 
+  // Profile B: the server's contract is checked before the outbox is frozen or sent (nothing to
+  // send stays without network).
+  {
+    OVERSYNC_ASSIGN_OR_RETURN(std::int64_t outbound, OutboxRowCount());
+    OVERSYNC_ASSIGN_OR_RETURN(std::int64_t dirty, DirtyCount());
+    if (outbound + dirty > 0) OVERSYNC_RETURN_IF_ERROR(VerifyProtocolGate("push_pending"));
+  }
+
   // Reuse the durable outbox unchanged, else freeze the dirty rows.
   OVERSYNC_ASSIGN_OR_RETURN(std::vector<PushRow> rows, LoadFrozenOutbox(*this));
   if (rows.empty()) {

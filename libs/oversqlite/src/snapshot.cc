@@ -15,6 +15,7 @@
 //   * A created snapshot session is always released with a best-effort DELETE.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -189,6 +190,7 @@ Result<RemoteSyncReport> Client::Impl::RebuildLocked() {
   };
 
   if (operation.kind == "source_recovery") {
+    OVERSYNC_RETURN_IF_ERROR(ToStatus(PersistedRecoveryCode(operation.reason)));
     // Rotate-source rebuild. Deviation from Go (client.md §6.3 [QUIRK]): dirty rows do not
     // block it. They can only have been captured between the freeze and the recovery error
     // (the guard triggers block app writes afterwards), and refusing here left the client with
@@ -306,6 +308,7 @@ Result<RemoteSyncReport> Client::Impl::RunSnapshotRebuild(const RebuildOptions& 
 
 Result<internal::StagedSnapshot> Client::Impl::CreateSnapshotSession(
     const std::optional<protocol::SnapshotSourceReplacement>& replacement) {
+  OVERSYNC_RETURN_IF_ERROR(VerifyProtocolGate("snapshot_session_create", true));
   std::optional<std::string> body;
   if (replacement.has_value()) {
     protocol::SnapshotSessionCreateRequest request;
@@ -651,6 +654,11 @@ Status Client::Impl::ApplyStagedSnapshot(const StagedSnapshot& session,
              "UPDATE _sync_operation_state SET kind = 'none', target_user_id = '', reason = '', "
              "replacement_source_id = '', staged_snapshot_id = '', snapshot_bundle_seq = 0, "
              "snapshot_row_count = 0 WHERE singleton_key = 1"));
+  } else {
+    // The gate is cleared above, so a reason recorded with it (KMP writes checkpoint_ahead) is
+    // history (fixture rebuild-required-restart-keep-source).
+    OVERSYNC_RETURN_IF_ERROR(Exec(
+        db_, "UPDATE _sync_operation_state SET reason = '' WHERE singleton_key = 1 AND kind = 'none'"));
   }
   {
     OVERSYNC_ASSIGN_OR_RETURN(
@@ -704,7 +712,27 @@ Status Client::Impl::EnterSourceRecovery(std::string_view code, std::string_view
 Status Client::Impl::SourceRecoveryGate() {
   OVERSYNC_ASSIGN_OR_RETURN(OperationState operation, LoadOperation());
   if (operation.kind != "source_recovery") return {};
+  OVERSYNC_RETURN_IF_ERROR(ToStatus(PersistedRecoveryCode(operation.reason)));
   return SourceRecoveryError(operation.reason, "");
+}
+
+Result<SourceRecoveryCode> Client::Impl::PersistedRecoveryCode(std::string_view stored_reason) const {
+  const std::string_view reason = Trim(stored_reason);
+  if (ProfileB() && std::find(std::begin(protocol::kReplacementReasons),
+                              std::end(protocol::kReplacementReasons),
+                              reason) == std::end(protocol::kReplacementReasons)) {
+    ClientErrorDetail detail;
+    detail.kind = ClientErrorKind::kInvalidSourceRecoveryReason;
+    detail.reason = std::string(reason);
+    return Error(MakeClientError(
+        ErrorCode::kFailedPrecondition,
+        fmt::format("persisted source recovery reason {:?} is not one this client knows "
+                    "(history_pruned, source_sequence_out_of_order, source_sequence_changed, "
+                    "source_retired); the local sync state was changed outside the SDK",
+                    reason),
+        std::move(detail)));
+  }
+  return ParseSourceRecoveryCode(reason);
 }
 
 }  // namespace oversync::oversqlite

@@ -393,21 +393,36 @@ class KmpBehaviorTest : public ::testing::Test {
   // `wrap(curl transport)`, then opens and attaches user-1 (KMP: open(); attach("user-1")).
   void StartCase(const JsonValue& fixture_case,
                  const std::function<std::shared_ptr<Transport>(std::shared_ptr<Transport>)>& wrap) {
-    const std::string schema_name = Str(fixture_case.Find("schema"), "users");
-    const FixtureSchema& schema = SchemaNamed(schema_name);
-    std::vector<SyncTable> tables;
+    StartServerFor(fixture_case);
+    if (HasFatalFailure() || IsSkipped()) return;
+    const std::string path = NewDatabaseFor(fixture_case);
+    if (HasFatalFailure()) return;
+    Result<std::shared_ptr<Transport>> curl = MakeCurlTransport();
+    ASSERT_TRUE(curl.has_value()) << curl.error().ToString();
+    Result<std::unique_ptr<Client>> client = NewClient(path, wrap(*curl));
+    ASSERT_TRUE(client.has_value()) << client.error().ToString();
+    device_.client = std::move(*client);
+    ASSERT_TRUE(device_.client->Open().ok());
+    Result<AttachResult> attached = device_.client->Attach(std::string(kKmpUser));
+    ASSERT_TRUE(attached.has_value()) << attached.error().ToString();
+  }
+
+  // The reference server (profile B) with the case's tables (`syncTables`, default users.id)
+  // registered in PostgreSQL schema "main"; sets server_ and tables_.
+  void StartServerFor(const JsonValue& fixture_case) {
+    const FixtureSchema& schema = SchemaNamed(Str(fixture_case.Find("schema"), "users"));
+    tables_.clear();
     if (const JsonValue* sync_tables = fixture_case.Find("syncTables"); sync_tables != nullptr) {
       for (const JsonValue& t : sync_tables->as_array()) {
-        tables.push_back({Str(t.Find("tableName")), Str(t.Find("syncKeyColumnName")), {}});
+        tables_.push_back({Str(t.Find("tableName")), Str(t.Find("syncKeyColumnName")), {}});
       }
     } else {
-      tables.push_back({"users", "id", {}});
+      tables_.push_back({"users", "id", {}});
     }
-
     TestServerOptions options;
     options.wire_profile = std::string(kKmpProfileB);
     options.extra_business_ddl = "CREATE SCHEMA main; " + std::string(schema.postgres_ddl);
-    options.configure = [tables](ServiceConfig& config) {
+    options.configure = [tables = tables_](ServiceConfig& config) {
       config.registered_tables.clear();
       for (const SyncTable& t : tables) {
         config.registered_tables.push_back({"main", t.table_name, {t.sync_key_column_name}});
@@ -421,35 +436,37 @@ class KmpBehaviorTest : public ::testing::Test {
       FAIL() << server.error().ToString();
     }
     server_ = std::move(*server);
+  }
 
-    const std::string path = fmt::format("{}/kmp_behavior_{}_{}.db", ::testing::TempDir(), ::getpid(),
-                                         paths_.size());
+  // A new SQLite file with the case schema's DDL (removed at TearDown); returns its path.
+  std::string NewDatabaseFor(const JsonValue& fixture_case) {
+    const FixtureSchema& schema = SchemaNamed(Str(fixture_case.Find("schema"), "users"));
+    const std::string path = fmt::format("{}/kmp_behavior_{}_{}.db", ::testing::TempDir(),
+                                         ::getpid(), paths_.size());
     paths_.push_back(path);
     std::remove(path.c_str());
-    {
-      sqlite3* raw = nullptr;
-      ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
-      std::unique_ptr<sqlite3, decltype(&sqlite3_close)> local(raw, &sqlite3_close);
-      ASSERT_EQ(sqlite3_exec(local.get(), std::string(schema.sqlite_ddl).c_str(), nullptr, nullptr,
-                             nullptr),
-                SQLITE_OK);
-    }
-    Result<std::shared_ptr<Transport>> curl = MakeCurlTransport();
-    ASSERT_TRUE(curl.has_value()) << curl.error().ToString();
-    Config config = DefaultConfig("main", tables);
+    sqlite3* raw = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> local(raw, &sqlite3_close);
+    EXPECT_EQ(sqlite3_exec(local.get(), std::string(schema.sqlite_ddl).c_str(), nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+    return path;
+  }
+
+  // A client (not opened) on `path` for the case's tables in schema "main", profile B, one
+  // attempt per request like KMP's harness (OversqliteTransientRetryPolicy(1)).
+  Result<std::unique_ptr<Client>> NewClient(const std::string& path,
+                                            std::shared_ptr<Transport> transport) {
+    Config config = DefaultConfig("main", tables_);
     config.wire_profile = std::string(kKmpProfileB);
-    RetryPolicy retry;  // KMP's harness: one attempt (OversqliteTransientRetryPolicy(1))
+    RetryPolicy retry;
     retry.max_attempts = 1;
     config.retry_policy = retry;
     ClientDeps deps;
-    deps.transport = wrap(*curl);
-    Result<std::unique_ptr<Client>> client = Client::CreateForPath(
-        path, server_->base_url(), server_->TokenProviderFor(std::string(kKmpUser)), config, deps);
-    ASSERT_TRUE(client.has_value()) << client.error().ToString();
-    device_.client = std::move(*client);
-    ASSERT_TRUE(device_.client->Open().ok());
-    Result<AttachResult> attached = device_.client->Attach(std::string(kKmpUser));
-    ASSERT_TRUE(attached.has_value()) << attached.error().ToString();
+    deps.transport = std::move(transport);
+    return Client::CreateForPath(path, server_->base_url(),
+                                 server_->TokenProviderFor(std::string(kKmpUser)), config, deps);
   }
 
   // Runs every case of a fixture file (RunCase), each with its own server and client.
@@ -475,6 +492,7 @@ class KmpBehaviorTest : public ::testing::Test {
   }
 
   std::unique_ptr<TestServer> server_;
+  std::vector<SyncTable> tables_;  // the case's synced tables
   Device device_;  // the case's database and client
   std::vector<std::string> paths_;
   std::string source_before_step_;  // current_source_id when the step's action started

@@ -1,0 +1,611 @@
+// The KMP lifecycle behaviour fixtures (tests/fixtures/oversqlite-contracts/lifecycle/behavior/
+// basic.json, protocol-gates.json and source-recovery-replacement.json; sqlitenow-kmp 26c5839;
+// docs/kmp-fixtures.md): 15 cases of open / attach / syncThenDetach / detach / rebuild / restart
+// sequences, each step checked against a full dump of the client's _sync_* tables, the step's
+// result and what the server saw.
+//
+// How they run (the Dart harness, lifecycle_behavior_fixture_test.dart, is the model): per case a
+// real profile-B reference server with the fixture's `users` table in PostgreSQL schema "main", a
+// client on a new SQLite file, and a transport in front of the server that plays only what the
+// case's script describes beyond a correct server:
+//   * `protocolVersions`: the protocol_version of the Nth capabilities answer (a server that
+//     changed protocol between two requests);
+//   * `connectResolution`: the connect answer (the scope's authority belongs to another device);
+//   * `lateWritesByPull`: SQL run on the device file (another connection, like the app) when the
+//     Nth pull arrives, before it is answered;
+//   * `snapshots` / `snapshotSessionErrors`: the snapshot sessions, chunks (with
+//     `failAfterRowOrdinal` and `rowsPerChunk`) and session errors, rendered with our profile-B
+//     encoders; pulls are then answered as the Dart harness does (the last committed bundle is
+//     stable, no bundles), since the scripted snapshots are not on the server.
+// Everything else (capabilities, connect, push sessions, committed rows, pulls in the other
+// cases) is the real server. The dump has KMP's shape (runtime_state_fixture_support.dart):
+// tables in its order and row order, timestamps and hashes masked, source ids numbered by first
+// appearance per dump; the three columns KMP's layout has and ours does not
+// (operation_state.snapshot_byte_count / snapshot_stage_complete,
+// outbox_bundle.canonical_json_contract) are not compared.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "kmp_behavior_support.h"
+#include "oversync/oversqlite/client.h"
+#include "oversync/oversqlite/errors.h"
+#include "oversync/protocol/codec.h"
+#include "oversync/protocol/jcs.h"
+#include "oversync/protocol/json_value.h"
+#include "oversync/protocol/messages.h"
+#include "test_server.h"
+
+namespace oversync::oversqlite::testing {
+namespace {
+
+using protocol::JsonValue;
+
+std::string Canonical(const JsonValue& value) {
+  Result<std::string> canonical = protocol::CanonicalizeJcs(Json(value));
+  EXPECT_TRUE(canonical.has_value());
+  return canonical.value_or("<invalid>");
+}
+
+// The value of query parameter `name` of `url`, or `fallback`.
+std::int64_t QueryInt(const std::string& url, std::string_view name, std::int64_t fallback) {
+  const std::size_t query = url.find('?');
+  if (query == std::string::npos) return fallback;
+  const std::string key = std::string(name) + "=";
+  std::size_t at = query + 1;
+  while (at < url.size()) {
+    const std::size_t end = std::min(url.find('&', at), url.size());
+    if (url.compare(at, key.size(), key) == 0) {
+      return std::stoll(url.substr(at + key.size(), end - at - key.size()));
+    }
+    at = end + 1;
+  }
+  return fallback;
+}
+
+// Runs `statements` in one transaction on a separate connection to `path` (the application
+// writing while the client works).
+void ExecOnOwnConnection(const std::string& path, const JsonValue& statements) {
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+  sqlite3_busy_timeout(db.get(), 5000);
+  std::string script = "BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON;";
+  for (const JsonValue& sql : statements.as_array()) script += sql.as_string() + ";";
+  script += "COMMIT;";
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db.get(), script.c_str(), nullptr, nullptr, &error);
+  const std::string message = error != nullptr ? error : "";
+  sqlite3_free(error);
+  EXPECT_EQ(rc, SQLITE_OK) << message;
+}
+
+// The case's server script in front of the real server (see the file comment).
+class LifecycleTransport final : public KmpScriptTransport {
+ public:
+  LifecycleTransport(std::shared_ptr<Transport> inner, JsonValue script, std::string db_path)
+      : KmpScriptTransport(std::move(inner), std::move(script)), db_path_(std::move(db_path)) {
+    scripted_snapshots_ =
+        script_.Find("snapshots") != nullptr || script_.Find("snapshotSessionErrors") != nullptr;
+  }
+
+  Result<HttpResponse> Send(const HttpRequest& request) override {
+    const std::string path = FaultTransport::PathOf(request.url);
+    if (request.method == "GET" && path == "/sync/capabilities") return Capabilities(request);
+    if (request.method == "POST" && path == "/sync/connect") {
+      const std::string resolution = Str(script_.Find("connectResolution"), "default");
+      if (resolution != "default") {
+        return Answer(200, fmt::format(R"({{"resolution":"{}"}})", resolution));
+      }
+      return inner_->Send(request);
+    }
+    if (request.method == "POST" && path == "/sync/push-sessions") {
+      Result<JsonValue> body = protocol::ParseJson(request.body);
+      std::lock_guard lock(mu_);
+      create_source_bundle_ids_.push_back(
+          body.has_value() ? Int(body->Find("source_bundle_id"), -1) : -1);
+    }
+    if (request.method == "POST" && path.starts_with("/sync/push-sessions/") &&
+        path.ends_with("/commit")) {
+      Result<HttpResponse> response = inner_->Send(request);
+      if (response.has_value() && response->status == 200) {
+        Result<JsonValue> body = protocol::ParseJson(response->body);
+        std::lock_guard lock(mu_);
+        if (body.has_value()) stable_bundle_seq_ = Int(body->Find("bundle_seq"), stable_bundle_seq_);
+      }
+      return response;
+    }
+    if (request.method == "GET" && path == "/sync/pull") return Pull(request);
+    if (path == "/sync/snapshot-sessions" && request.method == "POST") return CreateSnapshot(request);
+    constexpr std::string_view kSnapshotPrefix = "/sync/snapshot-sessions/";
+    if (path.starts_with(kSnapshotPrefix)) {
+      if (request.method == "DELETE") {
+        {
+          std::lock_guard lock(mu_);
+          ++snapshot_retirements_;
+        }
+        if (scripted_snapshots_) return Answer(204, "");
+        return inner_->Send(request);
+      }
+      if (scripted_snapshots_ && request.method == "GET") {
+        return SnapshotChunk(path.substr(kSnapshotPrefix.size()), request.url);
+      }
+    }
+    return inner_->Send(request);
+  }
+
+  std::vector<std::int64_t> CreateSourceBundleIds() const {
+    std::lock_guard lock(mu_);
+    return create_source_bundle_ids_;
+  }
+  int SnapshotSessionCreates() const {
+    std::lock_guard lock(mu_);
+    return snapshot_session_creates_;
+  }
+  int SuccessfulSnapshotSessions() const {
+    std::lock_guard lock(mu_);
+    return successful_snapshot_sessions_;
+  }
+  int SnapshotRetirements() const {
+    std::lock_guard lock(mu_);
+    return snapshot_retirements_;
+  }
+  std::vector<std::string> ReplacementRequests() const {
+    std::lock_guard lock(mu_);
+    return replacement_requests_;
+  }
+
+ private:
+  Result<HttpResponse> Capabilities(const HttpRequest& request) {
+    std::string version = "v1";
+    if (const JsonValue* versions = script_.Find("protocolVersions")) {
+      std::lock_guard lock(mu_);
+      const auto& list = versions->as_array();
+      version = list[std::min(capability_requests_, list.size() - 1)].as_string();
+      ++capability_requests_;
+    }
+    Result<HttpResponse> response = inner_->Send(request);
+    if (response.has_value() && response->status == 200 && version != "v1") {
+      const std::string from = R"("protocol_version":"v1")";
+      const std::size_t at = response->body.find(from);
+      EXPECT_NE(at, std::string::npos) << response->body;
+      if (at != std::string::npos) {
+        response->body.replace(at, from.size(), fmt::format(R"("protocol_version":"{}")", version));
+      }
+    }
+    return response;
+  }
+
+  Result<HttpResponse> Pull(const HttpRequest& request) {
+    const JsonValue* late = nullptr;
+    std::int64_t stable = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (const JsonValue* by_pull = script_.Find("lateWritesByPull");
+          by_pull != nullptr && pulls_ < by_pull->as_array().size()) {
+        late = &by_pull->as_array()[pulls_];
+      }
+      ++pulls_;
+      stable = stable_bundle_seq_;
+    }
+    if (late != nullptr) ExecOnOwnConnection(db_path_, *late);
+    if (!scripted_snapshots_) return inner_->Send(request);
+    protocol::PullResponse pull;
+    pull.stable_bundle_seq = stable;
+    return Answer(200, protocol::EncodePullResponse(pull));
+  }
+
+  Result<HttpResponse> CreateSnapshot(const HttpRequest& request) {
+    std::string replacement;
+    if (Result<JsonValue> body = protocol::ParseJson(request.body.empty() ? std::string("{}") : request.body);
+        body.has_value() && body->is_object()) {
+      if (const JsonValue* r = body->Find("source_replacement"); r != nullptr && r->is_object()) {
+        replacement = Canonical(*r);
+      }
+    }
+    std::unique_lock lock(mu_);
+    ++snapshot_session_creates_;
+    replacement_requests_.push_back(replacement);
+    if (!scripted_snapshots_) {
+      lock.unlock();
+      Result<HttpResponse> response = inner_->Send(request);
+      if (response.has_value() && response->status == 200) {
+        lock.lock();
+        ++successful_snapshot_sessions_;
+      }
+      return response;
+    }
+    const JsonValue* errors = script_.Find("snapshotSessionErrors");
+    if (errors != nullptr && next_snapshot_ < errors->as_array().size()) {
+      const JsonValue& error = errors->as_array()[next_snapshot_++];
+      JsonValue body = JsonValue::Object();
+      body.Add("error", JsonValue::String(Str(error.Find("error"))));
+      body.Add("message", JsonValue::String(Str(error.Find("message"))));
+      body.Add("source_id", JsonValue::String(Str(error.Find("sourceId"), "current-source")));
+      if (const JsonValue* replaced = error.Find("replacedBySourceId")) {
+        body.Add("replaced_by_source_id", *replaced);
+      }
+      return Answer(static_cast<int>(Int(error.Find("status"), 409)), Json(body));
+    }
+    const auto& snapshots = script_.Find("snapshots")->as_array();
+    const JsonValue& snapshot = snapshots[std::min(next_snapshot_, snapshots.size() - 1)];
+    ++next_snapshot_;
+    ++successful_snapshot_sessions_;
+    protocol::SnapshotSession session;
+    session.snapshot_id = Str(snapshot.Find("id"));
+    session.snapshot_bundle_seq = Int(snapshot.Find("bundleSeq"));
+    const std::vector<protocol::SnapshotRow> rows = WireRows(snapshot);
+    session.row_count = static_cast<std::int64_t>(rows.size());
+    for (const protocol::SnapshotRow& row : rows) session.byte_count += protocol::SnapshotRowWireSize(row);
+    session.expires_at = "2099-01-01T00:00:00Z";
+    return Answer(200, protocol::EncodeSnapshotSession(
+                           session, protocol::WireProfileId::kJcsUniformNumericStringsV1));
+  }
+
+  Result<HttpResponse> SnapshotChunk(const std::string& snapshot_id, const std::string& url) {
+    const JsonValue* snapshot = nullptr;
+    for (const JsonValue& s : script_.Find("snapshots")->as_array()) {
+      if (Str(s.Find("id")) == snapshot_id) snapshot = &s;
+    }
+    if (snapshot == nullptr) return Answer(404, ErrorBody("not_found", snapshot_id));
+    const std::int64_t after = QueryInt(url, "after_row_ordinal", 0);
+    if (const JsonValue* fail = snapshot->Find("failAfterRowOrdinal");
+        fail != nullptr && Int(fail) == after) {
+      return Answer(500, ErrorBody("snapshot_failed", "forced snapshot failure"));
+    }
+    std::int64_t limit = QueryInt(url, "max_rows", 1000);
+    if (const JsonValue* per_chunk = snapshot->Find("rowsPerChunk")) {
+      limit = std::min(limit, Int(per_chunk));
+    }
+    const std::vector<protocol::SnapshotRow> all = WireRows(*snapshot);
+    protocol::SnapshotChunkResponse chunk;
+    chunk.snapshot_id = snapshot_id;
+    chunk.snapshot_bundle_seq = Int(snapshot->Find("bundleSeq"));
+    for (std::int64_t i = after; i < static_cast<std::int64_t>(all.size()) && i < after + limit; ++i) {
+      chunk.rows.push_back(all[static_cast<std::size_t>(i)]);
+      chunk.byte_count += protocol::SnapshotRowWireSize(chunk.rows.back());
+    }
+    chunk.next_row_ordinal = after + static_cast<std::int64_t>(chunk.rows.size());
+    chunk.has_more = chunk.next_row_ordinal < static_cast<std::int64_t>(all.size());
+    return Answer(200, protocol::EncodeSnapshotChunkResponse(
+                           chunk, protocol::WireProfileId::kJcsUniformNumericStringsV1));
+  }
+
+  static std::vector<protocol::SnapshotRow> WireRows(const JsonValue& snapshot) {
+    std::vector<protocol::SnapshotRow> rows;
+    for (const JsonValue& row : snapshot.Find("rows")->as_array()) {
+      protocol::SnapshotRow wire;
+      wire.schema = "main";
+      wire.table = "users";
+      wire.key = *row.Find("key");
+      wire.row_version = Int(row.Find("rowVersion"));
+      wire.payload = *row.Find("payload");
+      rows.push_back(std::move(wire));
+    }
+    return rows;
+  }
+
+  const std::string db_path_;
+  bool scripted_snapshots_ = false;
+  mutable std::mutex mu_;
+  std::size_t capability_requests_ = 0;               // guarded by mu_
+  std::size_t pulls_ = 0;                             // guarded by mu_
+  std::int64_t stable_bundle_seq_ = 0;                // guarded by mu_
+  std::size_t next_snapshot_ = 0;                     // guarded by mu_
+  std::vector<std::int64_t> create_source_bundle_ids_;  // guarded by mu_
+  int snapshot_session_creates_ = 0;                  // guarded by mu_
+  int successful_snapshot_sessions_ = 0;              // guarded by mu_
+  int snapshot_retirements_ = 0;                      // guarded by mu_
+  std::vector<std::string> replacement_requests_;     // guarded by mu_
+};
+
+// KMP's dump: the runtime tables in its order, with its row order.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 10> kDumpTables = {{
+    {"_sync_apply_state", "singleton_key"},
+    {"_sync_attachment_state", "singleton_key"},
+    {"_sync_source_state", "source_id"},
+    {"_sync_operation_state", "singleton_key"},
+    {"_sync_outbox_bundle", "singleton_key"},
+    {"_sync_outbox_rows", "source_bundle_id, row_ordinal"},
+    {"_sync_dirty_rows", "dirty_ordinal, table_name, key_json"},
+    {"_sync_row_state", "schema_name, table_name, key_json"},
+    {"_sync_snapshot_stage", "snapshot_id, row_ordinal"},
+    {"_sync_managed_tables", "schema_name, table_name"},
+}};
+
+// Columns of KMP's layout that ours does not have (docs/kmp-fixtures.md).
+bool KmpOnlyColumn(std::string_view column) {
+  return column == "snapshot_byte_count" || column == "snapshot_stage_complete" ||
+         column == "canonical_json_contract";
+}
+
+bool SourceIdColumn(std::string_view column) {
+  return column == "source_id" || column == "current_source_id" ||
+         column == "replaced_by_source_id" || column == "replacement_source_id";
+}
+
+// Recorded differences: none (every case holds as written).
+constexpr std::array<KnownDifference, 0> kKnownDifferences{};
+
+class KmpLifecycleBehaviorTest : public KmpBehaviorTest {
+ protected:
+  void RunCase(const JsonValue& fixture_case) override {
+    StartServerFor(fixture_case);
+    if (HasFatalFailure() || IsSkipped()) return;
+    path_ = NewDatabaseFor(fixture_case);
+    Result<std::shared_ptr<Transport>> curl = MakeCurlTransport();
+    ASSERT_TRUE(curl.has_value()) << curl.error().ToString();
+    const JsonValue* script = fixture_case.Find("serverScript");
+    transport_ = std::make_shared<LifecycleTransport>(
+        *curl, script != nullptr && script->is_object() ? *script : JsonValue::Object(), path_);
+    NewCaseClient();
+    if (HasFatalFailure()) return;
+
+    const std::string name = Str(fixture_case.Find("name"));
+    int step_number = 0;
+    for (const JsonValue& fixture_step : fixture_case.Find("steps")->as_array()) {
+      SCOPED_TRACE(fmt::format("step {} ({})", ++step_number, Str(fixture_step.Find("action"))));
+      const JsonValue step = EffectiveStep(kKnownDifferences, fixture_case, step_number, fixture_step);
+      JsonValue result = JsonValue::Null();
+      const Status outcome = RunStep(step, result);
+      if (HasFatalFailure()) return;
+      ExpectLifecycleOutcome(Str(step.Find("expectedException"), "none"), outcome);
+      if (const JsonValue* expected = step.Find("expectedResult")) {
+        EXPECT_EQ(Canonical(result), Canonical(*expected)) << "result";
+      }
+      if (const JsonValue* expected = step.Find("expectedServerState")) {
+        ExpectServerState(*expected);
+      }
+      ExpectDump(*step.Find("expectedState"));
+      // Every snapshot session that was opened is retired (Dart's harness checks this too).
+      EXPECT_EQ(transport_->SnapshotRetirements(), transport_->SuccessfulSnapshotSessions())
+          << "snapshot retirement";
+    }
+  }
+
+  void NewCaseClient() {
+    Result<std::unique_ptr<Client>> client = NewClient(path_, transport_);
+    ASSERT_TRUE(client.has_value()) << client.error().ToString();
+    device_.client = std::move(*client);
+  }
+
+  // The step's action (the Dart harness's _runStep); `result` gets its result object.
+  Status RunStep(const JsonValue& step, JsonValue& result) {
+    const std::string action = Str(step.Find("action"));
+    Client& client = *device_.client;
+    if (action == "open") return client.Open();
+    if (action == "reopenOpen") {
+      device_.client->Close();
+      device_.client.reset();
+      NewCaseClient();
+      if (HasFatalFailure()) return {ErrorCode::kInternal, "client not created"};
+      return device_.client->Open();
+    }
+    if (action == "localSql") return LocalSql(step.Find("sql"));
+    if (action == "applyModeSql") return ApplyModeSql(step.Find("sql"));
+    if (action == "attach") {
+      Result<AttachResult> attached = client.Attach(std::string(kKmpUser));
+      if (!attached) return attached.error();
+      result = JsonValue::Object();
+      if (attached->status == AttachStatus::kRetryLater) {
+        result.Add("kind", JsonValue::String("attach_retry_later"));
+        result.Add("retryAfterSeconds", JsonValue::Integer(attached->retry_after.count() / 1000));
+      } else {
+        result.Add("kind", JsonValue::String("attach"));
+        result.Add("outcome", JsonValue::String(std::string(AttachOutcomeName(attached->outcome))));
+      }
+      return {};
+    }
+    if (action == "sync") {
+      Result<SyncReport> synced = client.Sync();
+      if (!synced) return synced.error();
+      result = JsonValue::Object();
+      result.Add("kind", JsonValue::String("sync"));
+      result.Add("pushOutcome", JsonValue::String(std::string(PushOutcomeName(synced->push_outcome))));
+      result.Add("remoteOutcome",
+                 JsonValue::String(std::string(RemoteSyncOutcomeName(synced->remote_outcome))));
+      return {};
+    }
+    if (action == "syncThenDetach") {
+      Result<SyncThenDetachResult> done = client.SyncThenDetach();
+      if (!done) return done.error();
+      result = JsonValue::Object();
+      result.Add("kind", JsonValue::String("sync_then_detach"));
+      result.Add("isSuccess", JsonValue::Bool(done->IsSuccess()));
+      result.Add("detach", JsonValue::String(DetachName(done->detach.outcome)));
+      result.Add("syncRounds", JsonValue::Integer(done->sync_rounds));
+      result.Add("remainingPendingRowCount", JsonValue::Integer(done->remaining_pending_row_count));
+      result.Add("pushOutcome",
+                 JsonValue::String(std::string(PushOutcomeName(done->last_sync.push_outcome))));
+      result.Add("remoteOutcome", JsonValue::String(std::string(
+                                      RemoteSyncOutcomeName(done->last_sync.remote_outcome))));
+      return {};
+    }
+    if (action == "rebuild") {
+      Result<RemoteSyncReport> rebuilt = client.Rebuild();
+      if (!rebuilt) return rebuilt.error();
+      result = JsonValue::Object();
+      result.Add("kind", JsonValue::String("remote_sync"));
+      result.Add("outcome", JsonValue::String(std::string(RemoteSyncOutcomeName(rebuilt->outcome))));
+      return {};
+    }
+    if (action == "detach") {
+      Result<DetachResult> detached = client.Detach();
+      if (!detached) return detached.error();
+      result = JsonValue::Object();
+      result.Add("kind", JsonValue::String("detach"));
+      result.Add("outcome", JsonValue::String(DetachName(detached->outcome)));
+      return {};
+    }
+    if (action == "sourceInfo") {
+      Result<SourceInfo> info = client.GetSourceInfo();
+      if (!info) return info.error();
+      result = JsonValue::Object();
+      result.Add("kind", JsonValue::String("source_info"));
+      result.Add("currentSourceIdPresent", JsonValue::Bool(!info->current_source_id.empty()));
+      result.Add("rebuildRequired", JsonValue::Bool(info->rebuild_required));
+      result.Add("sourceRecoveryRequired", JsonValue::Bool(info->source_recovery_required));
+      if (info->source_recovery_reason.has_value()) {
+        result.Add("sourceRecoveryReason", JsonValue::String(std::string(
+                                               SourceRecoveryCodeName(*info->source_recovery_reason))));
+      }
+      return {};
+    }
+    ADD_FAILURE() << "unknown lifecycle action " << action;
+    return {ErrorCode::kInternal, "unknown action"};
+  }
+
+  static std::string DetachName(DetachOutcome outcome) {
+    return outcome == DetachOutcome::kDetached ? "detached" : "blocked_unsynced_data";
+  }
+
+  // The Dart harness's executeApplyModeSql: one transaction with apply_mode = 1 (the triggers do
+  // not capture), reset to 0 before it commits.
+  Status ApplyModeSql(const JsonValue* statements) {
+    std::string script =
+        "BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON; "
+        "UPDATE _sync_apply_state SET apply_mode = 1 WHERE singleton_key = 1;";
+    if (statements != nullptr) {
+      for (const JsonValue& sql : statements->as_array()) script += sql.as_string() + ";";
+    }
+    script += "UPDATE _sync_apply_state SET apply_mode = 0 WHERE singleton_key = 1; COMMIT;";
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db(), script.c_str(), nullptr, nullptr, &error);
+    const std::string message = error != nullptr ? error : "";
+    sqlite3_free(error);
+    if (rc != SQLITE_OK) {
+      sqlite3_exec(db(), "ROLLBACK", nullptr, nullptr, nullptr);
+      return {ErrorCode::kInternal, message};
+    }
+    return {};
+  }
+
+  // The lifecycle harness's exception classes beyond the shared ones.
+  static void ExpectLifecycleOutcome(const std::string& expected, const Status& status) {
+    const ClientErrorKind kind = ClientErrorKindOf(status);
+    const ClientErrorDetail* detail = ClientErrorOf(status);
+    if (expected == "source_recovery_required") {
+      EXPECT_EQ(kind, ClientErrorKind::kSourceRecoveryRequired) << status.ToString();
+    } else if (expected == "source_replacement_diverged") {
+      EXPECT_EQ(kind, ClientErrorKind::kSourceReplacementDiverged) << status.ToString();
+    } else if (expected == "source_replacement_invalid") {
+      EXPECT_TRUE(detail != nullptr && detail->error_code == "source_replacement_invalid")
+          << status.ToString();
+    } else if (expected == "protocol_version_mismatch") {
+      EXPECT_EQ(kind, ClientErrorKind::kProtocolVersionMismatch) << status.ToString();
+    } else if (expected == "invalid_source_recovery_reason") {
+      EXPECT_EQ(kind, ClientErrorKind::kInvalidSourceRecoveryReason) << status.ToString();
+    } else {
+      ExpectOutcome(expected, status);
+    }
+  }
+
+  void ExpectServerState(const JsonValue& expected) {
+    if (const JsonValue* v = expected.Find("createRequestCount")) {
+      EXPECT_EQ(static_cast<std::int64_t>(transport_->CreateSourceBundleIds().size()), Int(v))
+          << "createRequestCount";
+    }
+    if (const JsonValue* v = expected.Find("createSourceBundleIds")) {
+      std::vector<std::int64_t> want;
+      for (const JsonValue& id : v->as_array()) want.push_back(Int(&id));
+      EXPECT_EQ(transport_->CreateSourceBundleIds(), want) << "createSourceBundleIds";
+    }
+    if (const JsonValue* v = expected.Find("snapshotSessionCreateCount")) {
+      EXPECT_EQ(transport_->SnapshotSessionCreates(), Int(v)) << "snapshotSessionCreateCount";
+    }
+    if (const JsonValue* v = expected.Find("snapshotSourceReplacementRequests")) {
+      std::vector<std::string> want;
+      for (const JsonValue& request : v->as_array()) want.push_back(request.as_string());
+      EXPECT_EQ(transport_->ReplacementRequests(), want) << "snapshotSourceReplacementRequests";
+    }
+  }
+
+  // Our _sync_* tables dumped the way KMP's harness dumps its own.
+  JsonValue Dump() const {
+    std::map<std::string, std::string> source_ids;
+    const auto normalize = [&](const std::string& id) {
+      auto [it, inserted] = source_ids.try_emplace(id, "");
+      if (inserted) it->second = fmt::format("<source-{}>", source_ids.size());
+      return it->second;
+    };
+    JsonValue state = JsonValue::Object();
+    for (const auto& [table, order_by] : kDumpTables) {
+      JsonValue rows = JsonValue::Array();
+      const std::string sql = fmt::format("SELECT * FROM {} ORDER BY {}", table, order_by);
+      sqlite3_stmt* raw = nullptr;
+      EXPECT_EQ(sqlite3_prepare_v2(db(), sql.c_str(), -1, &raw, nullptr), SQLITE_OK) << sql;
+      std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(raw, &sqlite3_finalize);
+      while (stmt != nullptr && sqlite3_step(stmt.get()) == SQLITE_ROW) {
+        JsonValue row = JsonValue::Object();
+        for (int c = 0; c < sqlite3_column_count(stmt.get()); ++c) {
+          const std::string column = sqlite3_column_name(stmt.get(), c);
+          const char* declared = sqlite3_column_decltype(stmt.get(), c);
+          std::string type = declared != nullptr ? declared : "";
+          std::transform(type.begin(), type.end(), type.begin(), ::toupper);
+          JsonValue value = JsonValue::Null();
+          if (sqlite3_column_type(stmt.get(), c) != SQLITE_NULL) {
+            // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): SQLite's unsigned text
+            const std::string text = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), c));
+            if (column == "created_at" || column == "updated_at") {
+              value = JsonValue::String("<timestamp>");
+            } else if (column == "canonical_request_hash" || column == "remote_bundle_hash") {
+              value = JsonValue::String(text.empty() ? "" : "<hash>");
+            } else if (SourceIdColumn(column)) {
+              value = JsonValue::String(text.empty() ? "" : normalize(text));
+            } else if (type.find("INT") != std::string::npos) {
+              value = JsonValue::Integer(sqlite3_column_int64(stmt.get(), c));
+            } else {
+              value = JsonValue::String(text);
+            }
+          }
+          row.Add(column, std::move(value));
+        }
+        rows.mutable_array().push_back(std::move(row));
+      }
+      state.Add(std::string(table.substr(std::string_view("_sync_").size())), std::move(rows));
+    }
+    return state;
+  }
+
+  void ExpectDump(const JsonValue& expected_dump) {
+    const JsonValue actual = Dump();
+    const JsonValue& expected = *expected_dump.Find("state");
+    for (const protocol::JsonMember& table : expected.as_object()) {
+      JsonValue want = JsonValue::Array();
+      for (const JsonValue& row : table.value.as_array()) {
+        JsonValue shared = JsonValue::Object();
+        for (const protocol::JsonMember& column : row.as_object()) {
+          if (!KmpOnlyColumn(column.key)) shared.Add(column.key, column.value);
+        }
+        want.mutable_array().push_back(std::move(shared));
+      }
+      const JsonValue* got = actual.Find(table.key);
+      ASSERT_NE(got, nullptr) << "table " << table.key;
+      EXPECT_EQ(Canonical(*got), Canonical(want)) << "table " << table.key;
+    }
+  }
+
+  std::string path_;
+  std::shared_ptr<LifecycleTransport> transport_;
+};
+
+TEST_F(KmpLifecycleBehaviorTest, Basic) { RunFile("lifecycle/behavior/basic.json"); }
+
+TEST_F(KmpLifecycleBehaviorTest, ProtocolGates) { RunFile("lifecycle/behavior/protocol-gates.json"); }
+
+TEST_F(KmpLifecycleBehaviorTest, SourceRecoveryReplacement) {
+  RunFile("lifecycle/behavior/source-recovery-replacement.json");
+}
+
+}  // namespace
+}  // namespace oversync::oversqlite::testing
