@@ -384,6 +384,55 @@ TEST_F(ProfileBClientTest, SyncRefusesTheGateWhileUploadsOrDownloadsArePaused) {
   EXPECT_EQ(ServerUserName(1), "ann");
 }
 
+// docs/compatibility.md 83 (kmp-client.md §2.2 row 1): profile B checks the server's contract
+// before an operation's first push or pull request. A server that now answers another
+// protocol_version is refused before the outbox is frozen; nothing local changes and no push
+// session is opened. An operation with nothing to send, or failing a local precondition, stays
+// off the network.
+TEST_F(ProfileBClientTest, ProtocolGateRefusesBeforeFreezingAndSkipsNoOps) {
+  Device& a = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  a.transport->ResetCounts();
+  Result<PushReport> idle = a.client->PushPending();
+  ASSERT_TRUE(idle.has_value()) << idle.error().ToString();
+  EXPECT_EQ(idle->outcome, PushOutcome::kNoChange);
+  EXPECT_EQ(a.transport->Count("", "/"), 0);
+
+  InsertUser(a, 1, "ann");
+  a.transport->SetResponseRewriter([](const HttpRequest& request, HttpResponse& response) {
+    if (FaultTransport::PathOf(request.url) != "/sync/capabilities") return;
+    const std::string from = R"("protocol_version":"v1")";
+    if (const std::size_t at = response.body.find(from); at != std::string::npos) {
+      response.body.replace(at, from.size(), R"("protocol_version":"v2")");
+    }
+  });
+  const auto expect_refused = [](const Status& refused) {
+    EXPECT_EQ(ClientErrorKindOf(refused), ClientErrorKind::kProtocolVersionMismatch)
+        << refused.ToString();
+    EXPECT_NE(refused.message().find("\"v2\""), std::string::npos) << refused.ToString();
+  };
+  Result<SyncReport> refused_sync = a.client->Sync();
+  ASSERT_FALSE(refused_sync.has_value());
+  expect_refused(refused_sync.error());
+  Result<PushReport> refused_push = a.client->PushPending();
+  ASSERT_FALSE(refused_push.has_value());
+  expect_refused(refused_push.error());
+  EXPECT_EQ(a.transport->Count("POST", "/sync/push-sessions"), 0);
+  EXPECT_EQ(a.transport->Count("GET", "/sync/pull"), 0);
+  EXPECT_EQ(a.Dirty(), 1);
+  EXPECT_EQ(a.OutboxRows(), 0);
+
+  // The server speaks v1 again: the same Sync goes through, one capabilities check for the whole
+  // operation.
+  a.transport->SetResponseRewriter(nullptr);
+  a.transport->ResetCounts();
+  Result<SyncReport> synced = a.client->Sync();
+  ASSERT_TRUE(synced.has_value()) << synced.error().ToString();
+  EXPECT_EQ(synced->push_outcome, PushOutcome::kCommitted);
+  EXPECT_EQ(a.transport->Count("GET", "/sync/capabilities"), 1);
+  EXPECT_EQ(ServerUserName(1), "ann");
+}
+
 // kmp-client.md §3.2 / protocol-handshake/connect.json: a profile-B client whose tables differ
 // from the server's registered set does not attach.
 TEST_F(ProfileBClientTest, AttachRefusesADifferentTableSet) {
