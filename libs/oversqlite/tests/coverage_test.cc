@@ -40,6 +40,7 @@
 #include "oversync/oversqlite/client.h"
 #include "oversync/oversqlite/errors.h"
 #include "oversync/oversqlite/transport.h"
+#include "test_events.h"
 #include "oversync/protocol/json_value.h"
 #include "oversync/protocol/json_writer.h"
 #include "test_server.h"
@@ -94,62 +95,6 @@ void PollingConfig(Config& config) {
   config.backoff_max = Duration(200);
 }
 
-// Signalled on every request, stream chunk and stream end, so tests wait for background effects.
-class EventLog {
- public:
-  void Notify() {
-    std::lock_guard lock(mu_);
-    cv_.notify_all();
-  }
-  // Waits until `done` holds or `limit` passes; re-evaluated on every event and every 20 ms for
-  // effects that have no event of their own (a SQLite commit after the last request).
-  bool WaitFor(const std::function<bool()>& done, milliseconds limit = seconds(30)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    std::unique_lock lock(mu_);
-    while (true) {
-      lock.unlock();
-      const bool ok = done();
-      lock.lock();
-      if (ok) return true;
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      cv_.wait_for(lock, milliseconds(20));
-    }
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-};
-
-class NotifyingTransport final : public Transport {
- public:
-  NotifyingTransport(std::shared_ptr<Transport> inner, std::shared_ptr<EventLog> events)
-      : inner_(std::move(inner)), events_(std::move(events)) {}
-  Result<HttpResponse> Send(const HttpRequest& request) override {
-    Result<HttpResponse> response = inner_->Send(request);
-    events_->Notify();
-    return response;
-  }
-  Result<int> Stream(const HttpRequest& request,
-                     const std::function<bool(std::string_view chunk)>& on_data,
-                     std::string* error_body) override {
-    events_->Notify();
-    Result<int> status = inner_->Stream(
-        request,
-        [&](std::string_view chunk) {
-          const bool more = on_data(chunk);
-          events_->Notify();
-          return more;
-        },
-        error_body);
-    events_->Notify();
-    return status;
-  }
-
- private:
-  std::shared_ptr<Transport> inner_;
-  std::shared_ptr<EventLog> events_;
-};
 
 // First column of the first row as text ("<none>" / "<null>"), on any connection (e.g. the
 // client's own one handed to a freeze hook, which sees the open freeze transaction).

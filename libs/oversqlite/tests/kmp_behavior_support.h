@@ -455,14 +455,17 @@ class KmpBehaviorTest : public ::testing::Test {
   }
 
   // A client (not opened) on `path` for the case's tables in schema "main", profile B, one
-  // attempt per request like KMP's harness (OversqliteTransientRetryPolicy(1)).
+  // attempt per request like KMP's harness (OversqliteTransientRetryPolicy(1));
+  // `tweak` may adjust the configuration further.
   Result<std::unique_ptr<Client>> NewClient(const std::string& path,
-                                            std::shared_ptr<Transport> transport) {
+                                            std::shared_ptr<Transport> transport,
+                                            const std::function<void(Config&)>& tweak = nullptr) {
     Config config = DefaultConfig("main", tables_);
     config.wire_profile = std::string(kKmpProfileB);
     RetryPolicy retry;
     retry.max_attempts = 1;
     config.retry_policy = retry;
+    if (tweak) tweak(config);
     ClientDeps deps;
     deps.transport = std::move(transport);
     return Client::CreateForPath(path, server_->base_url(),

@@ -31,6 +31,7 @@
 #include "oversync/oversqlite/client.h"
 #include "oversync/oversqlite/errors.h"
 #include "oversync/oversqlite/transport.h"
+#include "test_events.h"
 #include "oversync/server/sync_transaction.h"
 #include "test_server.h"
 
@@ -55,64 +56,6 @@ CREATE TABLE IF NOT EXISTS users (
 );
 )sql";
 
-// Signals every request, stream chunk and log line, so tests wait for background effects.
-class EventLog {
- public:
-  void Notify() {
-    std::lock_guard lock(mu_);
-    ++generation_;
-    cv_.notify_all();
-  }
-  // Waits (bounded) until `done` holds; re-evaluated on every event and every 50 ms for effects
-  // that have no event of their own (a SQLite commit after the last request).
-  bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = seconds(30)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    std::unique_lock lock(mu_);
-    while (true) {
-      lock.unlock();
-      const bool ok = done();
-      lock.lock();
-      if (ok) return true;
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      cv_.wait_for(lock, std::chrono::milliseconds(50));
-    }
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::uint64_t generation_ = 0;
-};
-
-class NotifyingTransport final : public Transport {
- public:
-  NotifyingTransport(std::shared_ptr<Transport> inner, std::shared_ptr<EventLog> events)
-      : inner_(std::move(inner)), events_(std::move(events)) {}
-  Result<HttpResponse> Send(const HttpRequest& request) override {
-    Result<HttpResponse> response = inner_->Send(request);
-    events_->Notify();
-    return response;
-  }
-  Result<int> Stream(const HttpRequest& request,
-                     const std::function<bool(std::string_view chunk)>& on_data,
-                     std::string* error_body) override {
-    events_->Notify();
-    Result<int> status = inner_->Stream(
-        request,
-        [&](std::string_view chunk) {
-          const bool more = on_data(chunk);
-          events_->Notify();
-          return more;
-        },
-        error_body);
-    events_->Notify();
-    return status;
-  }
-
- private:
-  std::shared_ptr<Transport> inner_;
-  std::shared_ptr<EventLog> events_;
-};
 
 class CapturingLogger final : public Logger {
  public:
