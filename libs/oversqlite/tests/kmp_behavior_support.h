@@ -15,6 +15,8 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -30,9 +32,11 @@
 
 #include "oversync/oversqlite/client.h"
 #include "oversync/oversqlite/errors.h"
+#include "oversync/protocol/jcs.h"
 #include "oversync/protocol/json_value.h"
 #include "oversync/protocol/json_writer.h"
 #include "oversync/server/config.h"
+#include "oversync/server/sync_transaction.h"
 #include "client_fixture.h"
 #include "test_server.h"
 
@@ -201,6 +205,38 @@ class KmpScriptTransport : public Transport {
   const protocol::JsonValue script_;
   const std::string kind_;
 };
+
+// JCS text of `value` (key order independent comparisons).
+inline std::string Canonical(const protocol::JsonValue& value) {
+  Result<std::string> canonical = protocol::CanonicalizeJcs(Json(value));
+  EXPECT_TRUE(canonical.has_value());
+  return canonical.value_or("<invalid>");
+}
+
+// KMP's dump: the runtime tables in its order, with its row order.
+inline constexpr std::array<std::pair<std::string_view, std::string_view>, 10> kDumpTables = {{
+    {"_sync_apply_state", "singleton_key"},
+    {"_sync_attachment_state", "singleton_key"},
+    {"_sync_source_state", "source_id"},
+    {"_sync_operation_state", "singleton_key"},
+    {"_sync_outbox_bundle", "singleton_key"},
+    {"_sync_outbox_rows", "source_bundle_id, row_ordinal"},
+    {"_sync_dirty_rows", "dirty_ordinal, table_name, key_json"},
+    {"_sync_row_state", "schema_name, table_name, key_json"},
+    {"_sync_snapshot_stage", "snapshot_id, row_ordinal"},
+    {"_sync_managed_tables", "schema_name, table_name"},
+}};
+
+// Columns of KMP's layout that ours does not have (docs/kmp-fixtures.md).
+inline bool KmpOnlyColumn(std::string_view column) {
+  return column == "snapshot_byte_count" || column == "snapshot_stage_complete" ||
+         column == "canonical_json_contract";
+}
+
+inline bool SourceIdColumn(std::string_view column) {
+  return column == "source_id" || column == "current_source_id" ||
+         column == "replaced_by_source_id" || column == "replacement_source_id";
+}
 
 // The KMP harnesses' resolver names.
 inline Resolver ResolverNamed(const std::string& name) {
@@ -470,6 +506,96 @@ class KmpBehaviorTest : public ::testing::Test {
     deps.transport = std::move(transport);
     return Client::CreateForPath(path, server_->base_url(),
                                  server_->TokenProviderFor(std::string(kKmpUser)), config, deps);
+  }
+
+  // The runtime-state dump of KMP's harnesses (runtime_state_fixture_support.dart
+  // dumpRuntimeState) over our _sync_* tables: its table and row order, timestamps and hashes
+  // masked, source ids numbered <source-N> by first appearance.
+  JsonValue DumpRuntimeState() const {
+    std::map<std::string, std::string> source_ids;
+    const auto normalize = [&](const std::string& id) {
+      auto [it, inserted] = source_ids.try_emplace(id, "");
+      if (inserted) it->second = fmt::format("<source-{}>", source_ids.size());
+      return it->second;
+    };
+    JsonValue state = JsonValue::Object();
+    for (const auto& [table, order_by] : kDumpTables) {
+      JsonValue rows = JsonValue::Array();
+      const std::string sql = fmt::format("SELECT * FROM {} ORDER BY {}", table, order_by);
+      sqlite3_stmt* raw = nullptr;
+      EXPECT_EQ(sqlite3_prepare_v2(db(), sql.c_str(), -1, &raw, nullptr), SQLITE_OK) << sql;
+      std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(raw, &sqlite3_finalize);
+      while (stmt != nullptr && sqlite3_step(stmt.get()) == SQLITE_ROW) {
+        JsonValue row = JsonValue::Object();
+        for (int c = 0; c < sqlite3_column_count(stmt.get()); ++c) {
+          const std::string column = sqlite3_column_name(stmt.get(), c);
+          const char* declared = sqlite3_column_decltype(stmt.get(), c);
+          std::string type = declared != nullptr ? declared : "";
+          std::transform(type.begin(), type.end(), type.begin(), ::toupper);
+          JsonValue value = JsonValue::Null();
+          if (sqlite3_column_type(stmt.get(), c) != SQLITE_NULL) {
+            // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): SQLite's unsigned text
+            const std::string text = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), c));
+            if (column == "created_at" || column == "updated_at") {
+              value = JsonValue::String("<timestamp>");
+            } else if (column == "canonical_request_hash" || column == "remote_bundle_hash") {
+              value = JsonValue::String(text.empty() ? "" : "<hash>");
+            } else if (SourceIdColumn(column)) {
+              value = JsonValue::String(text.empty() ? "" : normalize(text));
+            } else if (type.find("INT") != std::string::npos) {
+              value = JsonValue::Integer(sqlite3_column_int64(stmt.get(), c));
+            } else {
+              value = JsonValue::String(text);
+            }
+          }
+          row.Add(column, std::move(value));
+        }
+        rows.mutable_array().push_back(std::move(row));
+      }
+      state.Add(std::string(table.substr(std::string_view("_sync_").size())), std::move(rows));
+    }
+    return state;
+  }
+
+  // Compares every table of `expected_dump` ({"formatVersion":1,"state":{...}}) with the dump,
+  // leaving out the columns only KMP's layout has.
+  void ExpectRuntimeState(const JsonValue& expected_dump) {
+    const JsonValue actual = DumpRuntimeState();
+    const JsonValue& expected = *expected_dump.Find("state");
+    for (const protocol::JsonMember& table : expected.as_object()) {
+      JsonValue want = JsonValue::Array();
+      for (const JsonValue& row : table.value.as_array()) {
+        JsonValue shared = JsonValue::Object();
+        for (const protocol::JsonMember& column : row.as_object()) {
+          if (!KmpOnlyColumn(column.key)) shared.Add(column.key, column.value);
+        }
+        want.mutable_array().push_back(std::move(shared));
+      }
+      const JsonValue* got = actual.Find(table.key);
+      ASSERT_NE(got, nullptr) << "table " << table.key;
+      EXPECT_EQ(Canonical(*got), Canonical(want)) << "table " << table.key;
+    }
+  }
+
+  // One server-originated bundle by source `writer` in user-1's scope through the real write
+  // path (the Dart fake servers' addRemoteBundle): `bundle.rows` are INSERTs of main.users rows
+  // ({"op":"INSERT","payload":{"id","name"}}).
+  void WriteUsersBundle(std::string_view writer, const JsonValue& bundle) {
+    Result<ScopeWriteResult> written = server_->service().ExecWrite(
+        std::string(kKmpUser), writer, [&](SyncTransaction& tx) -> Status {
+          for (const JsonValue& row : bundle.Find("rows")->as_array()) {
+            if (Str(row.Find("op")) != "INSERT") {
+              return Status(ErrorCode::kInvalidArgument, "only INSERT rows are scripted");
+            }
+            const JsonValue& payload = *row.Find("payload");
+            Result<SqlRows> inserted = tx.Exec(fmt::format(
+                "INSERT INTO main.users (_sync_scope_id, id, name) VALUES ('{}', '{}', '{}')",
+                kKmpUser, Str(payload.Find("id")), Str(payload.Find("name"))));
+            if (!inserted.has_value()) return inserted.error();
+          }
+          return Status::Ok();
+        });
+    ASSERT_TRUE(written.has_value()) << written.error().ToString();
   }
 
   // Runs every case of a fixture file (RunCase), each with its own server and client.

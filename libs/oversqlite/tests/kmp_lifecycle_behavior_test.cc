@@ -51,12 +51,6 @@ namespace {
 
 using protocol::JsonValue;
 
-std::string Canonical(const JsonValue& value) {
-  Result<std::string> canonical = protocol::CanonicalizeJcs(Json(value));
-  EXPECT_TRUE(canonical.has_value());
-  return canonical.value_or("<invalid>");
-}
-
 // The value of query parameter `name` of `url`, or `fallback`.
 std::int64_t QueryInt(const std::string& url, std::string_view name, std::int64_t fallback) {
   const std::size_t query = url.find('?');
@@ -309,31 +303,6 @@ class LifecycleTransport final : public KmpScriptTransport {
   std::vector<std::string> replacement_requests_;     // guarded by mu_
 };
 
-// KMP's dump: the runtime tables in its order, with its row order.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 10> kDumpTables = {{
-    {"_sync_apply_state", "singleton_key"},
-    {"_sync_attachment_state", "singleton_key"},
-    {"_sync_source_state", "source_id"},
-    {"_sync_operation_state", "singleton_key"},
-    {"_sync_outbox_bundle", "singleton_key"},
-    {"_sync_outbox_rows", "source_bundle_id, row_ordinal"},
-    {"_sync_dirty_rows", "dirty_ordinal, table_name, key_json"},
-    {"_sync_row_state", "schema_name, table_name, key_json"},
-    {"_sync_snapshot_stage", "snapshot_id, row_ordinal"},
-    {"_sync_managed_tables", "schema_name, table_name"},
-}};
-
-// Columns of KMP's layout that ours does not have (docs/kmp-fixtures.md).
-bool KmpOnlyColumn(std::string_view column) {
-  return column == "snapshot_byte_count" || column == "snapshot_stage_complete" ||
-         column == "canonical_json_contract";
-}
-
-bool SourceIdColumn(std::string_view column) {
-  return column == "source_id" || column == "current_source_id" ||
-         column == "replaced_by_source_id" || column == "replacement_source_id";
-}
-
 // Recorded differences: none (every case holds as written).
 constexpr std::array<KnownDifference, 0> kKnownDifferences{};
 
@@ -366,7 +335,7 @@ class KmpLifecycleBehaviorTest : public KmpBehaviorTest {
       if (const JsonValue* expected = step.Find("expectedServerState")) {
         ExpectServerState(*expected);
       }
-      ExpectDump(*step.Find("expectedState"));
+      ExpectRuntimeState(*step.Find("expectedState"));
       // Every snapshot session that was opened is retired (Dart's harness checks this too).
       EXPECT_EQ(transport_->SnapshotRetirements(), transport_->SuccessfulSnapshotSessions())
           << "snapshot retirement";
@@ -527,71 +496,6 @@ class KmpLifecycleBehaviorTest : public KmpBehaviorTest {
       std::vector<std::string> want;
       for (const JsonValue& request : v->as_array()) want.push_back(request.as_string());
       EXPECT_EQ(transport_->ReplacementRequests(), want) << "snapshotSourceReplacementRequests";
-    }
-  }
-
-  // Our _sync_* tables dumped the way KMP's harness dumps its own.
-  JsonValue Dump() const {
-    std::map<std::string, std::string> source_ids;
-    const auto normalize = [&](const std::string& id) {
-      auto [it, inserted] = source_ids.try_emplace(id, "");
-      if (inserted) it->second = fmt::format("<source-{}>", source_ids.size());
-      return it->second;
-    };
-    JsonValue state = JsonValue::Object();
-    for (const auto& [table, order_by] : kDumpTables) {
-      JsonValue rows = JsonValue::Array();
-      const std::string sql = fmt::format("SELECT * FROM {} ORDER BY {}", table, order_by);
-      sqlite3_stmt* raw = nullptr;
-      EXPECT_EQ(sqlite3_prepare_v2(db(), sql.c_str(), -1, &raw, nullptr), SQLITE_OK) << sql;
-      std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(raw, &sqlite3_finalize);
-      while (stmt != nullptr && sqlite3_step(stmt.get()) == SQLITE_ROW) {
-        JsonValue row = JsonValue::Object();
-        for (int c = 0; c < sqlite3_column_count(stmt.get()); ++c) {
-          const std::string column = sqlite3_column_name(stmt.get(), c);
-          const char* declared = sqlite3_column_decltype(stmt.get(), c);
-          std::string type = declared != nullptr ? declared : "";
-          std::transform(type.begin(), type.end(), type.begin(), ::toupper);
-          JsonValue value = JsonValue::Null();
-          if (sqlite3_column_type(stmt.get(), c) != SQLITE_NULL) {
-            // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): SQLite's unsigned text
-            const std::string text = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), c));
-            if (column == "created_at" || column == "updated_at") {
-              value = JsonValue::String("<timestamp>");
-            } else if (column == "canonical_request_hash" || column == "remote_bundle_hash") {
-              value = JsonValue::String(text.empty() ? "" : "<hash>");
-            } else if (SourceIdColumn(column)) {
-              value = JsonValue::String(text.empty() ? "" : normalize(text));
-            } else if (type.find("INT") != std::string::npos) {
-              value = JsonValue::Integer(sqlite3_column_int64(stmt.get(), c));
-            } else {
-              value = JsonValue::String(text);
-            }
-          }
-          row.Add(column, std::move(value));
-        }
-        rows.mutable_array().push_back(std::move(row));
-      }
-      state.Add(std::string(table.substr(std::string_view("_sync_").size())), std::move(rows));
-    }
-    return state;
-  }
-
-  void ExpectDump(const JsonValue& expected_dump) {
-    const JsonValue actual = Dump();
-    const JsonValue& expected = *expected_dump.Find("state");
-    for (const protocol::JsonMember& table : expected.as_object()) {
-      JsonValue want = JsonValue::Array();
-      for (const JsonValue& row : table.value.as_array()) {
-        JsonValue shared = JsonValue::Object();
-        for (const protocol::JsonMember& column : row.as_object()) {
-          if (!KmpOnlyColumn(column.key)) shared.Add(column.key, column.value);
-        }
-        want.mutable_array().push_back(std::move(shared));
-      }
-      const JsonValue* got = actual.Find(table.key);
-      ASSERT_NE(got, nullptr) << "table " << table.key;
-      EXPECT_EQ(Canonical(*got), Canonical(want)) << "table " << table.key;
     }
   }
 

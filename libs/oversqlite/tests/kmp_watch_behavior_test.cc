@@ -34,7 +34,6 @@
 #include "kmp_behavior_support.h"
 #include "oversync/oversqlite/client.h"
 #include "oversync/protocol/json_value.h"
-#include "oversync/server/sync_transaction.h"
 #include "test_events.h"
 #include "test_server.h"
 
@@ -173,7 +172,7 @@ class KmpWatchBehaviorTest : public KmpBehaviorTest {
 
     for (const char* member : {"remoteBundles", "startBundles"}) {
       if (const JsonValue* bundles = script.Find(member)) {
-        for (const JsonValue& bundle : bundles->as_array()) RemoteWrite(bundle);
+        for (const JsonValue& bundle : bundles->as_array()) WriteUsersBundle("remote-source", bundle);
       }
     }
     ASSERT_FALSE(HasFatalFailure());
@@ -184,7 +183,7 @@ class KmpWatchBehaviorTest : public KmpBehaviorTest {
     ASSERT_TRUE(device_.client->StartBackground().ok());
     if (const JsonValue* wake = script.Find("wakeBundles")) {
       ASSERT_TRUE(events_->WaitFor([&] { return attempts() > 0; })) << "no watch request";
-      for (const JsonValue& bundle : wake->as_array()) RemoteWrite(bundle);
+      for (const JsonValue& bundle : wake->as_array()) WriteUsersBundle("remote-source", bundle);
     }
 
     const auto reached = [&] {
@@ -244,25 +243,6 @@ class KmpWatchBehaviorTest : public KmpBehaviorTest {
     device_.client->StopBackground();
   }
 
-  // One server-originated bundle by source "remote-source" in user-1's scope (the Dart fake
-  // server's addRemoteBundle), through the real write path.
-  void RemoteWrite(const JsonValue& bundle) {
-    Result<ScopeWriteResult> written = server_->service().ExecWrite(
-        std::string(kKmpUser), "remote-source", [&](SyncTransaction& tx) -> Status {
-          for (const JsonValue& row : bundle.Find("rows")->as_array()) {
-            if (Str(row.Find("op")) != "INSERT") {
-              return Status(ErrorCode::kInvalidArgument, "only INSERT rows are scripted");
-            }
-            const JsonValue& payload = *row.Find("payload");
-            Result<SqlRows> inserted = tx.Exec(fmt::format(
-                "INSERT INTO main.users (_sync_scope_id, id, name) VALUES ('{}', '{}', '{}')",
-                kKmpUser, Str(payload.Find("id")), Str(payload.Find("name"))));
-            if (!inserted.has_value()) return inserted.error();
-          }
-          return Status::Ok();
-        });
-    ASSERT_TRUE(written.has_value()) << written.error().ToString();
-  }
 
   std::shared_ptr<EventLog> events_ = std::make_shared<EventLog>();
 };
