@@ -504,7 +504,7 @@ class KmpBehaviorTest : public ::testing::Test {
     if (tweak) tweak(config);
     ClientDeps deps;
     deps.transport = std::move(transport);
-    return Client::CreateForPath(path, server_->base_url(),
+    return Client::CreateForPath(path, server_->base_url() + client_base_path_,
                                  server_->TokenProviderFor(std::string(kKmpUser)), config, deps);
   }
 
@@ -622,6 +622,7 @@ class KmpBehaviorTest : public ::testing::Test {
 
   std::unique_ptr<TestServer> server_;
   std::vector<SyncTable> tables_;  // the case's synced tables
+  std::string client_base_path_;   // appended to the server's URL for NewClient (e.g. "/api/v1/")
   Device device_;  // the case's database and client
   std::vector<std::string> paths_;
   std::string source_before_step_;  // current_source_id when the step's action started
