@@ -37,7 +37,7 @@ using oversqlite::Client;
 using oversqlite::DefaultConfig;
 
 constexpr const char* kUsersDdl =
-    "CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, "
+    "CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, "
     "created_at TEXT, updated_at TEXT)";
 
 std::string TempPath(std::string_view tag) {

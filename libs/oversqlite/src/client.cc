@@ -436,6 +436,11 @@ Status Client::Impl::InitializeMetadata() {
     // From here on config_.wire_profile is the database's profile (Client::wire_profile()).
     config_.wire_profile = stored_profile;
   }
+  // The tables are validated inside this transaction: a configuration the database cannot sync
+  // leaves no metadata behind on a new database and changes nothing on an existing one (KMP
+  // fixture local-schema/config-validation.json "no-runtime-residue" and
+  // previously-initialized-nullable-drift-preserves-runtime-state).
+  OVERSYNC_RETURN_IF_ERROR(LoadTables());
   return tx.Commit();
 }
 
@@ -494,7 +499,6 @@ Status Client::Impl::RegisterManagedTables() {
 Status Client::Impl::Initialize() {
   OVERSYNC_RETURN_IF_ERROR(InitializeMetadata());
   OVERSYNC_RETURN_IF_ERROR(ValidateSchemaScope());
-  OVERSYNC_RETURN_IF_ERROR(LoadTables());
   OVERSYNC_RETURN_IF_ERROR(InstallTriggers());
   return RegisterManagedTables();
 }

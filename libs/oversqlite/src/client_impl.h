@@ -47,6 +47,7 @@ struct ColumnInfo {
   std::string decl_type;
   bool is_blob = false;  // declared type contains "blob"
   int pk = 0;
+  bool not_null = false;  // declared NOT NULL
 };
 
 struct TableInfo {

@@ -18,10 +18,10 @@ class CodecTest : public ::testing::Test {
     ASSERT_EQ(sqlite3_open(":memory:", &raw), SQLITE_OK);
     db_.reset(raw);
     ASSERT_TRUE(internal::Exec(db_.get(),
-                               "CREATE TABLE files (id BLOB PRIMARY KEY, name TEXT, data BLOB);"
-                               "CREATE TABLE file_reviews (id BLOB PRIMARY KEY, file_id BLOB REFERENCES files(id),"
+                               "CREATE TABLE files (id BLOB PRIMARY KEY NOT NULL, name TEXT, data BLOB);"
+                               "CREATE TABLE file_reviews (id BLOB PRIMARY KEY NOT NULL, file_id BLOB REFERENCES files(id),"
                                " review TEXT);"
-                               "CREATE TABLE docs (doc_id TEXT PRIMARY KEY, body TEXT)")
+                               "CREATE TABLE docs (doc_id TEXT PRIMARY KEY NOT NULL, body TEXT)")
                     .ok());
     Config config = DefaultConfig("business", {{"files", "id", {}}, {"file_reviews", "id", {}}, {"docs", "doc_id", {}}});
     ClientDeps deps;

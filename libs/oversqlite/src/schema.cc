@@ -108,7 +108,8 @@ Status Client::Impl::LoadTables() {
   for (std::size_t i = 0; i < tables_.size(); ++i) {
     TableInfo& table = tables_[i];
     OVERSYNC_ASSIGN_OR_RETURN(internal::Stmt info,
-                              internal::Prepare(db_, "SELECT name, type, pk FROM pragma_table_info(?)"));
+                              internal::Prepare(db_, "SELECT name, type, pk, \"notnull\" FROM "
+                                                     "pragma_table_info(?)"));
     info.Bind(1, table.name);
     while (true) {
       OVERSYNC_ASSIGN_OR_RETURN(bool row, info.Step());
@@ -119,6 +120,15 @@ Status Client::Impl::LoadTables() {
       column.decl_type = info.Text(1);
       column.is_blob = Lower(column.decl_type).find("blob") != std::string::npos;
       column.pk = static_cast<int>(info.Int(2));
+      column.not_null = info.Int(3) != 0;
+      if (column.lower == "_sync_scope_id") {
+        // The server's hidden scope column: a local column of that name would be uploaded as
+        // payload and every push refused (KMP fixture reserved-scope-column-rejected; Go
+        // 1f1118f accepts it and the outbox then never drains, docs/compatibility.md 84).
+        return Status(ErrorCode::kUnsupportedSchema,
+                      fmt::format("sync table {} declares the reserved server column _sync_scope_id",
+                                  table.name));
+      }
       table.columns.push_back(std::move(column));
     }
     if (table.columns.empty()) {
@@ -143,6 +153,16 @@ Status Client::Impl::LoadTables() {
                     fmt::format("sync key column {}.{} has type {:?}: oversqlite supports only TEXT keys and "
                                 "UUID-backed BLOB keys",
                                 table.name, key->name, key->decl_type));
+    }
+    if (ProfileB() && !key->not_null) {
+      // SQLite lets a PRIMARY KEY that is not an INTEGER PRIMARY KEY hold NULL (a legacy quirk);
+      // a NULL key cannot be synced, so profile B requires the NOT NULL declaration like KMP
+      // (fixture nullable-text-primary-key-rejected; docs/compatibility.md 84).
+      return Status(ErrorCode::kUnsupportedSchema,
+                    fmt::format("sync key column {}.{} must be declared NOT NULL (SQLite lets a "
+                                "non-INTEGER PRIMARY KEY hold NULL); repair or recreate the local "
+                                "application database before sync initialization",
+                                table.name, key->name));
     }
     table.key_column = key->name;
     table.key_lower = key->lower;

@@ -45,16 +45,16 @@ inline std::string FixtureHex(int n) { return fmt::format("00000000000040008000{
 // FK cycle, so both directions are deferred (checked at commit, like the server's).
 inline constexpr std::string_view kFixtureDdl = R"sql(
 CREATE TABLE IF NOT EXISTS users (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at TEXT, updated_at TEXT);
-CREATE TABLE IF NOT EXISTS files (id BLOB PRIMARY KEY, name TEXT NOT NULL, data BLOB NOT NULL);
+  id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, created_at TEXT, updated_at TEXT);
+CREATE TABLE IF NOT EXISTS files (id BLOB PRIMARY KEY NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS file_reviews (
-  id BLOB PRIMARY KEY, review TEXT NOT NULL,
+  id BLOB PRIMARY KEY NOT NULL, review TEXT NOT NULL,
   file_id BLOB NOT NULL REFERENCES files(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
 CREATE TABLE IF NOT EXISTS teams (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL,
+  id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,
   captain_member_id TEXT REFERENCES team_members(id) DEFERRABLE INITIALLY DEFERRED);
 CREATE TABLE IF NOT EXISTS team_members (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL,
+  id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,
   team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
 )sql";
 

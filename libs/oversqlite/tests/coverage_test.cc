@@ -61,7 +61,7 @@ constexpr milliseconds kQuietWindow{300};
 // posts with a local ON DELETE CASCADE to users (client DDL only; the server's FK has none).
 constexpr std::string_view kPostsDdl = R"sql(
 CREATE TABLE IF NOT EXISTS posts (
-  id TEXT PRIMARY KEY, title TEXT NOT NULL, content TEXT NOT NULL,
+  id TEXT PRIMARY KEY NOT NULL, title TEXT NOT NULL, content TEXT NOT NULL,
   author_id TEXT REFERENCES users(id) ON DELETE CASCADE, created_at TEXT, updated_at TEXT);
 )sql";
 
@@ -69,14 +69,14 @@ CREATE TABLE IF NOT EXISTS posts (
 // column holding RFC 3339 text (the declared type the Go serializer re-types, client.md §3.4).
 constexpr std::string_view kTypedRowsDdl = R"sql(
 CREATE TABLE IF NOT EXISTS typed_rows (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL, note TEXT, count_value INTEGER,
+  id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, note TEXT, count_value INTEGER,
   enabled_flag INTEGER NOT NULL, rating REAL, data BLOB, created_at TIMESTAMP);
 )sql";
 
 // users with a local CHECK the server does not have (a snapshot row can violate it).
 constexpr std::string_view kCheckedUsersDdl = R"sql(
 CREATE TABLE IF NOT EXISTS users (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL CHECK (name <> 'forbidden'), email TEXT NOT NULL,
+  id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL CHECK (name <> 'forbidden'), email TEXT NOT NULL,
   created_at TEXT, updated_at TEXT);
 )sql";
 

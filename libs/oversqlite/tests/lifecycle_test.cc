@@ -48,7 +48,7 @@ std::string Uuid(int n) { return fmt::format("00000000-0000-4000-8000-{:012d}", 
 
 constexpr std::string_view kUsersDdl = R"sql(
 CREATE TABLE IF NOT EXISTS users (
-  id TEXT PRIMARY KEY,
+  id TEXT PRIMARY KEY NOT NULL,
   name TEXT NOT NULL,
   email TEXT NOT NULL,
   created_at TEXT,
@@ -310,7 +310,7 @@ TEST_F(LifecycleTest, PreservesUnknownSyncPrefixedTables) {
 TEST_F(LifecycleTest, RejectsIntegerAndMissingKeyColumns) {
   Device& d = NewDevice(kUserA, "CREATE TABLE counters (id INTEGER PRIMARY KEY, v TEXT)");
   EXPECT_FALSE(MakeClient(d, MakeConfig({{"counters", "id", {}}})).has_value());
-  Device& e = NewDevice(kUserA, "CREATE TABLE docs (doc_id TEXT PRIMARY KEY, v TEXT)");
+  Device& e = NewDevice(kUserA, "CREATE TABLE docs (doc_id TEXT PRIMARY KEY NOT NULL, v TEXT)");
   Result<std::unique_ptr<Client>> missing = MakeClient(e, MakeConfig({{"docs", "nope", {}}}));
   ASSERT_FALSE(missing.has_value());
   EXPECT_NE(missing.error().message().find("nope"), std::string::npos) << missing.error().ToString();
@@ -330,9 +330,9 @@ TEST_F(LifecycleTest, RequiresExplicitKeyColumn) {
 // TestTriggerGenerationWithCustomPK; client_test.go: TestNewClient_AllowsSelfReferencingManagedTable.
 TEST_F(LifecycleTest, InstallsSixTriggersPerTableWithCustomKeysAndSelfReferences) {
   Device& d = NewDevice(kUserA, R"sql(
-    CREATE TABLE products (product_code TEXT PRIMARY KEY, name TEXT);
-    CREATE TABLE docs (doc_id TEXT PRIMARY KEY, body TEXT);
-    CREATE TABLE categories (id TEXT PRIMARY KEY, parent_id TEXT REFERENCES categories(id));
+    CREATE TABLE products (product_code TEXT PRIMARY KEY NOT NULL, name TEXT);
+    CREATE TABLE docs (doc_id TEXT PRIMARY KEY NOT NULL, body TEXT);
+    CREATE TABLE categories (id TEXT PRIMARY KEY NOT NULL, parent_id TEXT REFERENCES categories(id));
   )sql");
   StartClient(d, MakeConfig({{"products", "product_code", {}},
                              {"docs", "", {"doc_id"}},
@@ -357,8 +357,8 @@ TEST_F(LifecycleTest, RejectsCompositeSyncKeys) {
 // §9 item 8 — client_test.go: TestNewClient_FailsWhenManagedTablesContainCompositeFK.
 TEST_F(LifecycleTest, RejectsCompositeForeignKeys) {
   Device& d = NewDevice(kUserA, R"sql(
-    CREATE TABLE parents (id TEXT PRIMARY KEY, k TEXT, UNIQUE (id, k));
-    CREATE TABLE kids (id TEXT PRIMARY KEY, pid TEXT, pk TEXT,
+    CREATE TABLE parents (id TEXT PRIMARY KEY NOT NULL, k TEXT, UNIQUE (id, k));
+    CREATE TABLE kids (id TEXT PRIMARY KEY NOT NULL, pid TEXT, pk TEXT,
                        FOREIGN KEY (pid, pk) REFERENCES parents(id, k));
   )sql");
   Result<std::unique_ptr<Client>> client =
@@ -371,8 +371,8 @@ TEST_F(LifecycleTest, RejectsCompositeForeignKeys) {
 // §9 item 9 — client_test.go: TestNewClient_FailsWhenManagedTablesAreNotFKClosed.
 TEST_F(LifecycleTest, RejectsTableSetsThatAreNotFkClosed) {
   Device& d = NewDevice(kUserA, R"sql(
-    CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT);
-    CREATE TABLE posts (id TEXT PRIMARY KEY, author_id TEXT REFERENCES users(id));
+    CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, name TEXT);
+    CREATE TABLE posts (id TEXT PRIMARY KEY NOT NULL, author_id TEXT REFERENCES users(id));
   )sql");
   // Client::CreateForPath itself: the test helper would complete the table set under profile B.
   Result<std::unique_ptr<Client>> client = Client::CreateForPath(
@@ -476,9 +476,9 @@ TEST_F(LifecycleTest, KeyChangingUpdateCapturesDeleteAndInsert) {
 // TestDirtyRowCapture_CapturesLocalTriggerGeneratedWrites.
 TEST_F(LifecycleTest, CapturesCascadeDeletesAndAppTriggerWrites) {
   Device& d = NewDevice(kUserA, R"sql(
-    CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL,
+    CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL,
                         created_at TEXT, updated_at TEXT);
-    CREATE TABLE posts (id TEXT PRIMARY KEY, title TEXT NOT NULL, content TEXT NOT NULL,
+    CREATE TABLE posts (id TEXT PRIMARY KEY NOT NULL, title TEXT NOT NULL, content TEXT NOT NULL,
                         author_id TEXT REFERENCES users(id) ON DELETE CASCADE,
                         created_at TEXT, updated_at TEXT);
     CREATE TRIGGER app_welcome_post AFTER INSERT ON users BEGIN
@@ -497,7 +497,7 @@ TEST_F(LifecycleTest, CapturesCascadeDeletesAndAppTriggerWrites) {
 
 // §9 item 22 — blob_test.go: TestBlobPrimaryKeySupport, TestBlobSerializeRow.
 TEST_F(LifecycleTest, BlobKeysAreCapturedAsLowercaseHex) {
-  Device& d = NewDevice(kUserA, "CREATE TABLE files (id BLOB PRIMARY KEY, data BLOB, name TEXT)");
+  Device& d = NewDevice(kUserA, "CREATE TABLE files (id BLOB PRIMARY KEY NOT NULL, data BLOB, name TEXT)");
   Client& client = StartClient(d, MakeConfig({{"files", "id", {}}}));
   OpenOk(client);
   Exec(d, "INSERT INTO files (id, data, name) VALUES (x'00112233445566778899AABBCCDDEEFF', x'CAFE', 'f')");
@@ -769,9 +769,9 @@ TEST_F(LifecycleTest, RemoteAuthoritativeEmptyStillReplacesAnonymousRowsAndHisto
   EXPECT_EQ(AttachOk(initializer, kUserA).outcome, AttachOutcome::kStartedEmpty);
 
   Device& d = NewDevice(kUserA, R"sql(
-    CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL,
+    CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL,
                         created_at TEXT, updated_at TEXT);
-    CREATE TABLE legacy_docs (id TEXT PRIMARY KEY, body TEXT);
+    CREATE TABLE legacy_docs (id TEXT PRIMARY KEY NOT NULL, body TEXT);
   )sql");
   Client& client = StartClient(d);
   OpenOk(client);
@@ -906,9 +906,9 @@ TEST_F(LifecycleTest, DetachBlockedByDirtyRowsAndPreparedOutbox) {
 // TestDetach_ClearsHistoricallyManagedTablesRemovedFromCurrentConfig.
 TEST_F(LifecycleTest, DetachWipesSyncedStateKeepsSourceAndRecapturesWrites) {
   Device& d = NewDevice(kUserA, R"sql(
-    CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL,
+    CREATE TABLE users (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL,
                         created_at TEXT, updated_at TEXT);
-    CREATE TABLE legacy_docs (id TEXT PRIMARY KEY, body TEXT);
+    CREATE TABLE legacy_docs (id TEXT PRIMARY KEY NOT NULL, body TEXT);
   )sql");
   Client& client = StartClient(d);
   OpenOk(client);
@@ -1085,7 +1085,7 @@ TEST_F(LifecycleTest, UninstallRemovesMetadataKeepsBusinessDataAndAllowsReinstal
   ASSERT_TRUE(client.PushPending().has_value());
   Exec(d, "CREATE TABLE _sync_custom (v TEXT)");
   Exec(d, "INSERT INTO _sync_managed_tables VALUES ('business', 'ghost')");
-  Exec(d, "CREATE TABLE ghost (id TEXT PRIMARY KEY)");
+  Exec(d, "CREATE TABLE ghost (id TEXT PRIMARY KEY NOT NULL)");
   Exec(d, "CREATE TRIGGER trg_ghost_ai AFTER INSERT ON ghost BEGIN SELECT 1; END");
 
   Status uninstalled = client.UninstallSync();

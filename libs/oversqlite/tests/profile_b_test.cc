@@ -23,14 +23,14 @@ constexpr std::string_view kProfileB = "jcs_uniform_numeric_strings_v1";
 // (posts and categories too: a profile-B client syncs exactly the server's table set.)
 constexpr std::string_view kTypedRowsDdl = R"sql(
 CREATE TABLE IF NOT EXISTS typed_rows (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL, note TEXT, count_value INTEGER,
+  id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, note TEXT, count_value INTEGER,
   enabled_flag INTEGER NOT NULL, rating REAL, data BLOB, created_at TEXT);
 CREATE TABLE IF NOT EXISTS posts (
-  id TEXT PRIMARY KEY, title TEXT NOT NULL, content TEXT NOT NULL,
+  id TEXT PRIMARY KEY NOT NULL, title TEXT NOT NULL, content TEXT NOT NULL,
   author_id TEXT REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED,
   created_at TEXT, updated_at TEXT);
 CREATE TABLE IF NOT EXISTS categories (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL,
+  id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,
   parent_id TEXT REFERENCES categories(id) DEFERRABLE INITIALLY DEFERRED);
 )sql";
 

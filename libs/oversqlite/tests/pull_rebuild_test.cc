@@ -42,17 +42,17 @@ std::string Uuid(int n) { return fmt::format("00000000-0000-4000-8000-{:012d}", 
 
 constexpr std::string_view kClientDdl = R"sql(
 CREATE TABLE categories (
-  id TEXT PRIMARY KEY,
+  id TEXT PRIMARY KEY NOT NULL,
   name TEXT NOT NULL,
   parent_id TEXT REFERENCES categories(id) ON DELETE CASCADE
 );
 CREATE TABLE teams (
-  id TEXT PRIMARY KEY,
+  id TEXT PRIMARY KEY NOT NULL,
   name TEXT NOT NULL,
   captain_member_id TEXT REFERENCES team_members(id)
 );
 CREATE TABLE team_members (
-  id TEXT PRIMARY KEY,
+  id TEXT PRIMARY KEY NOT NULL,
   name TEXT NOT NULL,
   team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE
 );

@@ -38,7 +38,7 @@ constexpr std::string_view kPeerSource = "1b3c5d7e-0000-4000-8000-00000000beef";
 // The server's typed_rows table (apps/oversyncd business schema), locally with INTEGER columns.
 constexpr std::string_view kTypedRowsDdl = R"sql(
 CREATE TABLE IF NOT EXISTS typed_rows (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL, note TEXT, count_value INTEGER,
+  id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, note TEXT, count_value INTEGER,
   enabled_flag INTEGER NOT NULL, rating REAL, data BLOB, created_at TEXT);
 )sql";
 
