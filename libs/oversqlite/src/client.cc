@@ -619,6 +619,14 @@ Result<std::int64_t> Client::Impl::DirtyCount() {
   return internal::QueryInt(db_, "SELECT COUNT(*) FROM _sync_dirty_rows");
 }
 
+Result<std::int64_t> Client::Impl::SendableDirtyCount() {
+  return internal::QueryInt(
+      db_,
+      "SELECT COUNT(*) FROM _sync_dirty_rows d WHERE d.payload IS NOT NULL OR EXISTS (SELECT 1 "
+      "FROM _sync_row_state r WHERE r.schema_name = d.schema_name AND r.table_name = "
+      "d.table_name AND r.key_json = d.key_json AND r.deleted = 0)");
+}
+
 Result<std::int64_t> Client::Impl::OutboxRowCount() {
   return internal::QueryInt(db_, "SELECT COUNT(*) FROM _sync_outbox_rows");
 }

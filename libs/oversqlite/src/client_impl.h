@@ -210,6 +210,9 @@ class Client::Impl {
   Result<OutboxBundle> LoadOutboxBundle();
   Result<std::vector<OutboxRow>> LoadOutboxRows();
   Result<std::int64_t> DirtyCount();
+  // Dirty rows a freeze would upload: every one except a never-synced insert deleted again (no
+  // payload and no live row state), which the freeze drops without a request.
+  Result<std::int64_t> SendableDirtyCount();
   Result<std::int64_t> OutboxRowCount();
   Result<PendingSyncStatus> PendingStatusLocked();
   Result<SyncStatus> SyncStatusLocked();
@@ -300,12 +303,13 @@ class Client::Impl {
   Status CheckRegisteredTables(const protocol::CapabilitiesResponse& capabilities) const;
   // Profile B's protocol gate (kmp-client.md §2.2 row 1, as current KMP/Dart/Go clients do):
   // capabilities are fetched and checked (protocol_version, registered tables) once per
-  // operation before its first push or pull request (before the outbox freeze), and before
-  // each snapshot build (`every_time`), so a server that changed contract is refused before
+  // operation, before its first push, pull or snapshot request and before the outbox freeze,
+  // the rebuild gate or a stage is written, so a server that changed contract is refused before
   // anything local changes. Unlike KMP, an operation that fails a local precondition or has
-  // nothing to send stays without network (client.md §1.6). Profile A: OK without a request
+  // nothing to send stays without network (client.md §1.6), and one check covers the whole
+  // operation (KMP checks again before each snapshot build). Profile A: OK without a request
   // (1f1118f checks capabilities at Attach only).
-  Status VerifyProtocolGate(std::string_view operation, bool every_time = false);
+  Status VerifyProtocolGate(std::string_view operation);
 
   // ---- push.cc ----
   // `resuming_checkpoint`: called by ResumeCheckpointRecoveryLocked, which pushes while the

@@ -279,8 +279,8 @@ Status Client::Impl::CheckRegisteredTables(const protocol::CapabilitiesResponse&
                             fmt::join(compared.client_only_tables, ", "), keys));
 }
 
-Status Client::Impl::VerifyProtocolGate(std::string_view operation, bool every_time) {
-  if (!ProfileB() || (protocol_gate_verified_ && !every_time)) return Status::Ok();
+Status Client::Impl::VerifyProtocolGate(std::string_view operation) {
+  if (!ProfileB() || protocol_gate_verified_) return Status::Ok();
   OVERSYNC_ASSIGN_OR_RETURN(protocol::CapabilitiesResponse capabilities,
                             FetchCapabilities(fmt::format("{}_capability_gate", operation)));
   OVERSYNC_RETURN_IF_ERROR(CheckRegisteredTables(capabilities));

@@ -202,10 +202,11 @@ Result<internal::StagedSnapshot> EnsureRemoteReplaceStaged(ImplT& impl,
       return internal::StagedSnapshot{op.staged_snapshot_id, op.snapshot_bundle_seq,
                                       op.snapshot_row_count};
     }
-    // An incomplete stage is replaced only once a new session exists (below): a refused or
-    // failed session creation (e.g. profile B's protocol gate, fixture
-    // remote-replace-resume-protocol-mismatch-preserves-staged-state) leaves it as it was, and
-    // the next attempt finds it incomplete again.
+    // Profile B's protocol gate before the incomplete stage is discarded (fixture
+    // remote-replace-resume-protocol-mismatch-preserves-staged-state); then Go's order.
+    OVERSYNC_RETURN_IF_ERROR(impl.VerifyProtocolGate("attach"));
+    OVERSYNC_RETURN_IF_ERROR(Exec(impl.db_, "DELETE FROM _sync_snapshot_stage"));
+    OVERSYNC_RETURN_IF_ERROR(PersistStagedFields(impl, "", 0, 0));
   }
 
   OVERSYNC_ASSIGN_OR_RETURN(internal::StagedSnapshot session,
@@ -391,13 +392,7 @@ Result<AttachResult> Client::Impl::AttachLocked(std::string_view raw_user_id) {
   // that the freeze would drop as a no-op (a never-synced insert deleted again: no payload and no
   // live row state) does not count; otherwise it takes a seed lease that nothing ever fulfils
   // and the scope stays "initializing" (docs/compatibility.md).
-  OVERSYNC_ASSIGN_OR_RETURN(
-      std::int64_t dirty,
-      internal::QueryInt(db_,
-                         "SELECT COUNT(*) FROM _sync_dirty_rows d WHERE d.payload IS NOT NULL OR "
-                         "EXISTS (SELECT 1 FROM _sync_row_state r WHERE r.schema_name = "
-                         "d.schema_name AND r.table_name = d.table_name AND r.key_json = d.key_json "
-                         "AND r.deleted = 0)"));
+  OVERSYNC_ASSIGN_OR_RETURN(std::int64_t dirty, SendableDirtyCount());
   protocol::ConnectRequest request;
   request.has_local_pending_rows = dirty > 0;
   const std::string body = protocol::EncodeConnectRequest(request);

@@ -148,6 +148,8 @@ Result<RemoteSyncReport> Client::Impl::ResumeCheckpointRecoveryLocked(
                     reason, counts->first, counts->second, outbox->state),
         std::move(detail));
   };
+  // The server's contract first: a refused gate is returned as it is, not as a blocked push.
+  OVERSYNC_RETURN_IF_ERROR(VerifyProtocolGate("checkpoint_recovery"));
   OVERSYNC_ASSIGN_OR_RETURN(auto before, pending());
   OVERSYNC_ASSIGN_OR_RETURN(OutboxBundle outbox, LoadOutboxBundle());
   // A committed_remote outbox is already on the server and contained in the snapshot (the

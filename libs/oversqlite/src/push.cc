@@ -1112,7 +1112,7 @@ Result<PushReport> Client::Impl::PushPendingLocked(int conflict_retry_count,
   // send stays without network).
   {
     OVERSYNC_ASSIGN_OR_RETURN(std::int64_t outbound, OutboxRowCount());
-    OVERSYNC_ASSIGN_OR_RETURN(std::int64_t dirty, DirtyCount());
+    OVERSYNC_ASSIGN_OR_RETURN(std::int64_t dirty, SendableDirtyCount());
     if (outbound + dirty > 0) OVERSYNC_RETURN_IF_ERROR(VerifyProtocolGate("push_pending"));
   }
 

@@ -268,6 +268,9 @@ Result<RemoteSyncReport> Client::Impl::RebuildLocked() {
 // ---- the core (client.md §6.1) ----
 
 Result<RemoteSyncReport> Client::Impl::RunSnapshotRebuild(const RebuildOptions& options) {
+  // Profile B's protocol gate comes before anything below is written (a refused contract must
+  // not leave the rebuild gate set).
+  OVERSYNC_RETURN_IF_ERROR(VerifyProtocolGate("snapshot_rebuild"));
   // Step 1: the durable rebuild gate, only for the user this session is attached as.
   {
     OVERSYNC_ASSIGN_OR_RETURN(AttachmentState attachment, LoadAttachment());
@@ -308,7 +311,7 @@ Result<RemoteSyncReport> Client::Impl::RunSnapshotRebuild(const RebuildOptions& 
 
 Result<internal::StagedSnapshot> Client::Impl::CreateSnapshotSession(
     const std::optional<protocol::SnapshotSourceReplacement>& replacement) {
-  OVERSYNC_RETURN_IF_ERROR(VerifyProtocolGate("snapshot_session_create", true));
+  OVERSYNC_RETURN_IF_ERROR(VerifyProtocolGate("snapshot_session_create"));
   std::optional<std::string> body;
   if (replacement.has_value()) {
     protocol::SnapshotSessionCreateRequest request;
@@ -654,7 +657,7 @@ Status Client::Impl::ApplyStagedSnapshot(const StagedSnapshot& session,
              "UPDATE _sync_operation_state SET kind = 'none', target_user_id = '', reason = '', "
              "replacement_source_id = '', staged_snapshot_id = '', snapshot_bundle_seq = 0, "
              "snapshot_row_count = 0 WHERE singleton_key = 1"));
-  } else {
+  } else if (ProfileB()) {
     // The gate is cleared above, so a reason recorded with it (KMP writes checkpoint_ahead) is
     // history (fixture rebuild-required-restart-keep-source).
     OVERSYNC_RETURN_IF_ERROR(Exec(
@@ -717,8 +720,9 @@ Status Client::Impl::SourceRecoveryGate() {
 }
 
 Result<SourceRecoveryCode> Client::Impl::PersistedRecoveryCode(std::string_view stored_reason) const {
+  if (!ProfileB()) return ParseSourceRecoveryCode(stored_reason);  // client.md §1.8, untrimmed
   const std::string_view reason = Trim(stored_reason);
-  if (ProfileB() && std::find(std::begin(protocol::kReplacementReasons),
+  if (std::find(std::begin(protocol::kReplacementReasons),
                               std::end(protocol::kReplacementReasons),
                               reason) == std::end(protocol::kReplacementReasons)) {
     ClientErrorDetail detail;

@@ -433,6 +433,53 @@ TEST_F(ProfileBClientTest, ProtocolGateRefusesBeforeFreezingAndSkipsNoOps) {
   EXPECT_EQ(ServerUserName(1), "ann");
 }
 
+// docs/compatibility.md 83, review of the gate: a refused contract changes nothing local in the
+// other operations either — Rebuild leaves the rebuild gate unset, the resume of a set gate
+// reports kProtocolVersionMismatch (not a blocked recovery), and a never-synced insert deleted
+// again is dropped by the freeze without a request, even with the server unreachable.
+TEST_F(ProfileBClientTest, ProtocolGateLeavesRebuildAndResumeUntouched) {
+  Device& a = TypedDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  InsertUser(a, 1, "ann");
+  ASSERT_EQ(MustPush(a).outcome, PushOutcome::kCommitted);
+  a.transport->SetResponseRewriter([](const HttpRequest& request, HttpResponse& response) {
+    if (FaultTransport::PathOf(request.url) != "/sync/capabilities") return;
+    const std::string from = R"("protocol_version":"v1")";
+    if (const std::size_t at = response.body.find(from); at != std::string::npos) {
+      response.body.replace(at, from.size(), R"("protocol_version":"v2")");
+    }
+  });
+  a.transport->ResetCounts();
+  Result<RemoteSyncReport> rebuilt = a.client->Rebuild();
+  ASSERT_FALSE(rebuilt.has_value());
+  EXPECT_EQ(ClientErrorKindOf(rebuilt.error()), ClientErrorKind::kProtocolVersionMismatch);
+  EXPECT_EQ(a.RebuildRequired(), 0);
+  EXPECT_EQ(a.transport->Count("POST", "/sync/snapshot-sessions"), 0);
+
+  InsertUser(a, 2, "bob");
+  a.Exec("UPDATE _sync_attachment_state SET rebuild_required = 1");
+  Result<SyncReport> resumed = a.client->Sync();
+  ASSERT_FALSE(resumed.has_value());
+  EXPECT_EQ(ClientErrorKindOf(resumed.error()), ClientErrorKind::kProtocolVersionMismatch)
+      << resumed.error().ToString();
+  EXPECT_EQ(a.Dirty(), 1);
+  EXPECT_EQ(a.OutboxRows(), 0);
+  EXPECT_EQ(a.transport->Count("POST", "/sync/push-sessions"), 0);
+  a.Exec("UPDATE _sync_attachment_state SET rebuild_required = 0");
+  a.Exec(fmt::format("DELETE FROM users WHERE id = '{}'", FixtureUuid(2)));  // never synced
+
+  // Server unreachable: the insert-then-delete needs no request.
+  a.transport->SetResponseRewriter(nullptr);
+  a.transport->FailNext("", "/", 100, FaultKind::kTransportErrorBefore);
+  a.transport->ResetCounts();
+  Result<PushReport> dropped = a.client->PushPending();
+  ASSERT_TRUE(dropped.has_value()) << dropped.error().ToString();
+  EXPECT_EQ(dropped->outcome, PushOutcome::kNoChange);
+  EXPECT_EQ(a.transport->Count("", "/"), 0);
+  EXPECT_EQ(a.Dirty() + a.OutboxRows(), 0);
+  a.transport->ClearFaults();
+}
+
 // kmp-client.md §3.2 / protocol-handshake/connect.json: a profile-B client whose tables differ
 // from the server's registered set does not attach.
 TEST_F(ProfileBClientTest, AttachRefusesADifferentTableSet) {
