@@ -49,9 +49,9 @@ enum class ClientErrorKind : std::uint8_t {
   // work first (reason "push_failed" or "pending_work"; dirty_count, outbound_count, and the
   // outbox state in replay_state).
   kCheckpointRecoveryBlocked,
-  // Profile B: the server's capabilities name a protocol_version other than "v1" (checked before
-  // attach, before every push/pull/sync/rebuild and before each snapshot build; nothing local is
-  // changed). reason: the server's protocol_version.
+  // Profile B: the server's capabilities name a protocol_version other than "v1" (checked at
+  // attach and once per push/pull/sync/rebuild operation before its first request; nothing
+  // local is changed). reason: the server's protocol_version.
   kProtocolVersionMismatch,
   // Profile B: a persisted source-recovery operation names a reason this client does not know
   // (reason: the stored text); it fails instead of being read as another reason.
