@@ -11,6 +11,9 @@
 //     Close).
 //   * BackoffMin <= 0 is treated as 1 s everywhere (Go does that only in the watch loop; a zero
 //     backoff would busy-spin the polling loops).
+//   * A wake-up (event or fallback tick) whose pull finds the operation lock held by the
+//     uploader or an app call waits for it (10 ms steps, at most 2 s) instead of ending the
+//     stream (docs/compatibility.md 85).
 //   * Watch events that arrive while a pull runs are coalesced into one follow-up pull: they are
 //     wake-up hints only, data always comes through PullToStable.
 #include "background.h"
@@ -407,8 +410,22 @@ class BackgroundRunner {
         next_fallback = Clock::now() + fallback;
       }
       // An event or the fallback tick: a normal pull with all of its gates. Any failure ends the
-      // stream (client.md §8 step 5), including contention with the uploader.
-      if (Result<RemoteSyncReport> pulled = ops_.pull_to_stable(); !pulled) {
+      // stream (client.md §8 step 5) — except contention. Deviation from Go
+      // (docs/compatibility.md 85): Go also ends a healthy stream when the uploader or an app call
+      // holds the operation lock at that instant, then reconnects after a backoff and often
+      // watches from the old checkpoint; the pull waits for the lock instead (10 ms steps, at most
+      // 2 s), so a wake-up is not lost to a no-op push.
+      Result<RemoteSyncReport> pulled = ops_.pull_to_stable();
+      for (int waited = 0; !pulled && IsExpectedSyncContention(pulled.error()) && waited < 200;
+           ++waited) {
+        if (!Sleep(Duration(10))) {
+          StreamEnd stopped{Status(ErrorCode::kCancelled, "background loops stopped")};
+          stopped.stopped = true;
+          return finish(std::move(stopped));
+        }
+        pulled = ops_.pull_to_stable();
+      }
+      if (!pulled) {
         StreamEnd end{pulled.error()};
         end.pull_error = true;
         return finish(std::move(end));

@@ -619,6 +619,14 @@ Result<std::int64_t> Client::Impl::DirtyCount() {
   return internal::QueryInt(db_, "SELECT COUNT(*) FROM _sync_dirty_rows");
 }
 
+Status Client::Impl::MarkSourceReplaced(std::string_view previous, std::string_view replacement) {
+  OVERSYNC_ASSIGN_OR_RETURN(
+      Stmt mark,
+      Prepare(db_, "UPDATE _sync_source_state SET replaced_by_source_id = ? WHERE source_id = ?"));
+  mark.Bind(1, replacement).Bind(2, previous);
+  return mark.Run();
+}
+
 Result<std::int64_t> Client::Impl::SendableDirtyCount() {
   return internal::QueryInt(
       db_,

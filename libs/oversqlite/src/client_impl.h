@@ -221,6 +221,8 @@ class Client::Impl {
   // _sync_source_state (client.md §2.1).
   Result<std::string> GenerateSourceId();
   Status EnsureSourceRow(std::string_view source_id);
+  // Records in _sync_source_state that `previous` was replaced by `replacement` (a rotation).
+  Status MarkSourceReplaced(std::string_view previous, std::string_view replacement);
   // next_source_bundle_id = max(current, value).
   Status AdvanceNextSourceBundleId(std::string_view source_id, std::int64_t value);
   Status PersistPendingInitializationId(std::string_view id);  // memory + disk

@@ -513,11 +513,7 @@ Result<DetachResult> Client::Impl::DetachLocked() {
       // clear).
       OVERSYNC_ASSIGN_OR_RETURN(std::string rotated, GenerateSourceId());
       OVERSYNC_RETURN_IF_ERROR(EnsureSourceRow(rotated));
-      OVERSYNC_ASSIGN_OR_RETURN(
-          Stmt mark, Prepare(db_, "UPDATE _sync_source_state SET replaced_by_source_id = ? "
-                                  "WHERE source_id = ?"));
-      mark.Bind(1, rotated).Bind(2, attachment.current_source_id);
-      OVERSYNC_RETURN_IF_ERROR(mark.Run());
+      OVERSYNC_RETURN_IF_ERROR(MarkSourceReplaced(attachment.current_source_id, rotated));
       OVERSYNC_ASSIGN_OR_RETURN(
           Stmt anonymous,
           Prepare(db_, "UPDATE _sync_attachment_state SET current_source_id = ?, schema_name = '', "

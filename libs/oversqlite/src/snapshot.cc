@@ -603,12 +603,7 @@ Status Client::Impl::ApplyStagedSnapshot(const StagedSnapshot& session,
     const std::string previous = SourceId();
     if (!Trim(previous).empty() && previous != target_source) {
       OVERSYNC_RETURN_IF_ERROR(EnsureSourceRow(previous));
-      OVERSYNC_ASSIGN_OR_RETURN(Stmt mark,
-                                Prepare(db_,
-                                        "UPDATE _sync_source_state SET replaced_by_source_id = ? "
-                                        "WHERE source_id = ?"));
-      mark.Bind(1, target_source).Bind(2, previous);
-      OVERSYNC_RETURN_IF_ERROR(mark.Run());
+      OVERSYNC_RETURN_IF_ERROR(MarkSourceReplaced(previous, target_source));
     }
   }
   {

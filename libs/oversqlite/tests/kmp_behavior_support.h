@@ -260,12 +260,16 @@ class KmpBehaviorTest : public ::testing::Test {
 
   sqlite3* db() const { return device_.db(); }
 
-  // Runs `statements` like the KMP harness's executeSetupSql: one transaction, FKs deferred.
-  Status LocalSql(const JsonValue* statements) {
+  // Runs `statements` like the KMP harness's executeSetupSql: one transaction, FKs deferred;
+  // with `apply_mode` like its executeApplyModeSql (apply_mode = 1 while they run, so the
+  // triggers do not capture, and 0 again before the commit).
+  Status LocalSql(const JsonValue* statements, bool apply_mode = false) {
     std::string script = "BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON;";
+    if (apply_mode) script += "UPDATE _sync_apply_state SET apply_mode = 1 WHERE singleton_key = 1;";
     if (statements != nullptr) {
       for (const JsonValue& sql : statements->as_array()) script += sql.as_string() + ";";
     }
+    if (apply_mode) script += "UPDATE _sync_apply_state SET apply_mode = 0 WHERE singleton_key = 1;";
     script += "COMMIT;";
     char* error = nullptr;
     const int rc = sqlite3_exec(db(), script.c_str(), nullptr, nullptr, &error);
@@ -474,6 +478,18 @@ class KmpBehaviorTest : public ::testing::Test {
     server_ = std::move(*server);
   }
 
+  // The common start of a case whose steps open the client themselves: the server, a new
+  // database file (path_) and the curl transport to put a script in front of; the case's
+  // `serverScript` object (empty when absent or null) goes to *script.
+  Result<std::shared_ptr<Transport>> PrepareCase(const JsonValue& fixture_case, JsonValue* script) {
+    StartServerFor(fixture_case);
+    if (HasFatalFailure() || IsSkipped()) return Error(ErrorCode::kUnavailable, "no server");
+    path_ = NewDatabaseFor(fixture_case);
+    const JsonValue* found = fixture_case.Find("serverScript");
+    *script = found != nullptr && found->is_object() ? *found : JsonValue::Object();
+    return MakeCurlTransport();
+  }
+
   // A new SQLite file with the case schema's DDL (removed at TearDown); returns its path.
   std::string NewDatabaseFor(const JsonValue& fixture_case) {
     const FixtureSchema& schema = SchemaNamed(Str(fixture_case.Find("schema"), "users"));
@@ -623,6 +639,7 @@ class KmpBehaviorTest : public ::testing::Test {
   std::unique_ptr<TestServer> server_;
   std::vector<SyncTable> tables_;  // the case's synced tables
   std::string client_base_path_;   // appended to the server's URL for NewClient (e.g. "/api/v1/")
+  std::string path_;               // the case's database file (PrepareCase)
   Device device_;  // the case's database and client
   std::vector<std::string> paths_;
   std::string source_before_step_;  // current_source_id when the step's action started

@@ -309,14 +309,11 @@ constexpr std::array<KnownDifference, 0> kKnownDifferences{};
 class KmpLifecycleBehaviorTest : public KmpBehaviorTest {
  protected:
   void RunCase(const JsonValue& fixture_case) override {
-    StartServerFor(fixture_case);
+    JsonValue script = JsonValue::Object();
+    Result<std::shared_ptr<Transport>> curl = PrepareCase(fixture_case, &script);
     if (HasFatalFailure() || IsSkipped()) return;
-    path_ = NewDatabaseFor(fixture_case);
-    Result<std::shared_ptr<Transport>> curl = MakeCurlTransport();
     ASSERT_TRUE(curl.has_value()) << curl.error().ToString();
-    const JsonValue* script = fixture_case.Find("serverScript");
-    transport_ = std::make_shared<LifecycleTransport>(
-        *curl, script != nullptr && script->is_object() ? *script : JsonValue::Object(), path_);
+    transport_ = std::make_shared<LifecycleTransport>(*curl, script, path_);
     NewCaseClient();
     if (HasFatalFailure()) return;
 
@@ -361,7 +358,7 @@ class KmpLifecycleBehaviorTest : public KmpBehaviorTest {
       return device_.client->Open();
     }
     if (action == "localSql") return LocalSql(step.Find("sql"));
-    if (action == "applyModeSql") return ApplyModeSql(step.Find("sql"));
+    if (action == "applyModeSql") return LocalSql(step.Find("sql"), true);
     if (action == "attach") {
       Result<AttachResult> attached = client.Attach(std::string(kKmpUser));
       if (!attached) return attached.error();
@@ -438,27 +435,6 @@ class KmpLifecycleBehaviorTest : public KmpBehaviorTest {
     return outcome == DetachOutcome::kDetached ? "detached" : "blocked_unsynced_data";
   }
 
-  // The Dart harness's executeApplyModeSql: one transaction with apply_mode = 1 (the triggers do
-  // not capture), reset to 0 before it commits.
-  Status ApplyModeSql(const JsonValue* statements) {
-    std::string script =
-        "BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON; "
-        "UPDATE _sync_apply_state SET apply_mode = 1 WHERE singleton_key = 1;";
-    if (statements != nullptr) {
-      for (const JsonValue& sql : statements->as_array()) script += sql.as_string() + ";";
-    }
-    script += "UPDATE _sync_apply_state SET apply_mode = 0 WHERE singleton_key = 1; COMMIT;";
-    char* error = nullptr;
-    const int rc = sqlite3_exec(db(), script.c_str(), nullptr, nullptr, &error);
-    const std::string message = error != nullptr ? error : "";
-    sqlite3_free(error);
-    if (rc != SQLITE_OK) {
-      sqlite3_exec(db(), "ROLLBACK", nullptr, nullptr, nullptr);
-      return {ErrorCode::kInternal, message};
-    }
-    return {};
-  }
-
   // The lifecycle harness's exception classes beyond the shared ones.
   static void ExpectLifecycleOutcome(const std::string& expected, const Status& status) {
     const ClientErrorKind kind = ClientErrorKindOf(status);
@@ -499,7 +475,6 @@ class KmpLifecycleBehaviorTest : public KmpBehaviorTest {
     }
   }
 
-  std::string path_;
   std::shared_ptr<LifecycleTransport> transport_;
 };
 

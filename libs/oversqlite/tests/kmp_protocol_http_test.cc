@@ -177,15 +177,13 @@ class KmpProtocolHttpTest : public KmpBehaviorTest {
 
   // The scenario of the file comment; every request it sends is recorded.
   void RunScenario() {
-    const JsonValue users_case = JsonValue::Object();
-    StartServerFor(users_case);
+    JsonValue no_script = JsonValue::Object();
+    Result<std::shared_ptr<Transport>> curl = PrepareCase(JsonValue::Object(), &no_script);
     if (HasFatalFailure() || IsSkipped()) return;
-    const std::string path = NewDatabaseFor(users_case);
-    Result<std::shared_ptr<Transport>> curl = MakeCurlTransport();
     ASSERT_TRUE(curl.has_value()) << curl.error().ToString();
     transport_ = std::make_shared<BasePathRecordingTransport>(*curl, events_);
     client_base_path_ = std::string(kBasePath) + "/";
-    Result<std::unique_ptr<Client>> client = NewClient(path, transport_, [](Config& config) {
+    Result<std::unique_ptr<Client>> client = NewClient(path_, transport_, [](Config& config) {
       config.upload_limit = 1;
       config.download_limit = 1;
       config.bundle_change_watch_mode = BundleChangeWatchMode::kAuto;

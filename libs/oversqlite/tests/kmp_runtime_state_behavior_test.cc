@@ -33,13 +33,9 @@ using protocol::JsonValue;
 class KmpRuntimeStateBehaviorTest : public KmpBehaviorTest {
  protected:
   void RunCase(const JsonValue& fixture_case) override {
-    StartServerFor(fixture_case);
+    Result<std::shared_ptr<Transport>> curl = PrepareCase(fixture_case, &script_);
     if (HasFatalFailure() || IsSkipped()) return;
-    path_ = NewDatabaseFor(fixture_case);
-    Result<std::shared_ptr<Transport>> curl = MakeCurlTransport();
     ASSERT_TRUE(curl.has_value()) << curl.error().ToString();
-    const JsonValue* script = fixture_case.Find("serverScript");
-    script_ = script != nullptr && script->is_object() ? *script : JsonValue::Object();
     transport_ = std::make_shared<KmpPushScriptTransport>(*curl, script_);
     pulled_ = false;
     NewCaseClient();
@@ -96,7 +92,6 @@ class KmpRuntimeStateBehaviorTest : public KmpBehaviorTest {
     return {ErrorCode::kInternal, "unknown action"};
   }
 
-  std::string path_;
   JsonValue script_ = JsonValue::Object();
   std::shared_ptr<KmpPushScriptTransport> transport_;
   bool pulled_ = false;

@@ -57,7 +57,9 @@ class WatchScriptTransport final : public KmpScriptTransport {
  public:
   WatchScriptTransport(std::shared_ptr<Transport> inner, JsonValue script,
                        std::shared_ptr<EventLog> events)
-      : KmpScriptTransport(std::move(inner), std::move(script)), events_(std::move(events)) {
+      : KmpScriptTransport(std::make_shared<NotifyingTransport>(std::move(inner), events),
+                           std::move(script)),
+        events_(std::move(events)) {
     if (kind_ == "non_ok_watch_response" || kind_ == "watch_lines") {
       scripted_watch_.push_back(script_);
     }
@@ -69,7 +71,7 @@ class WatchScriptTransport final : public KmpScriptTransport {
       std::lock_guard lock(mu_);
       ++pulls_;
     }
-    Result<HttpResponse> response = inner_->Send(request);
+    Result<HttpResponse> response = inner_->Send(request);  // notifies
     if (response.has_value() && path == "/sync/capabilities" &&
         script_.Find("bundleChangeWatchSupported") != nullptr &&
         !script_.Find("bundleChangeWatchSupported")->as_bool()) {
@@ -80,7 +82,6 @@ class WatchScriptTransport final : public KmpScriptTransport {
         response->body.replace(at, from.size(), R"("bundle_change_watch":false)");
       }
     }
-    events_->Notify();
     return response;
   }
 
@@ -107,14 +108,7 @@ class WatchScriptTransport final : public KmpScriptTransport {
       for (const JsonValue& line : scripted->Find("lines")->as_array()) body += line.as_string() + "\n";
       on_data(body);
     } else {
-      status = inner_->Stream(
-          request,
-          [&](std::string_view chunk) {
-            const bool more = on_data(chunk);
-            events_->Notify();
-            return more;
-          },
-          error_body);
+      status = inner_->Stream(request, on_data, error_body);  // notifies every chunk
     }
     {
       std::lock_guard lock(mu_);
@@ -149,17 +143,15 @@ class WatchScriptTransport final : public KmpScriptTransport {
 class KmpWatchBehaviorTest : public KmpBehaviorTest {
  protected:
   void RunCase(const JsonValue& fixture_case) override {
-    const JsonValue& script = *fixture_case.Find("serverScript");
     const JsonValue& expected = *fixture_case.Find("expectedState");
-    StartServerFor(fixture_case);
+    JsonValue script = JsonValue::Object();
+    Result<std::shared_ptr<Transport>> curl = PrepareCase(fixture_case, &script);
     if (HasFatalFailure() || IsSkipped()) return;
-    const std::string path = NewDatabaseFor(fixture_case);
-    Result<std::shared_ptr<Transport>> curl = MakeCurlTransport();
     ASSERT_TRUE(curl.has_value()) << curl.error().ToString();
     auto transport = std::make_shared<WatchScriptTransport>(*curl, script, events_);
     // Dart's usersConfig / heartbeatWatchConfig.
     const bool exact_attempts = expected.Find("watchAttemptsExactly") != nullptr;
-    Result<std::unique_ptr<Client>> client = NewClient(path, transport, [&](Config& config) {
+    Result<std::unique_ptr<Client>> client = NewClient(path_, transport, [&](Config& config) {
       config.bundle_change_watch_mode = BundleChangeWatchMode::kAuto;
       config.watch_fallback_interval = Duration(10'000);
       config.backoff_min = Duration(exact_attempts ? 1000 : 10);

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -1219,6 +1220,36 @@ TEST_F(LifecycleTest, WatchEventsTriggerPull) {
   EXPECT_TRUE(events_->WaitFor([&] { return CountUsers(d) == 1; }));
   EXPECT_GT(d.transport->Count("GET", "/sync/pull"), pulls_before);
   client.StopBackground();  // aborts the open stream promptly
+}
+
+// docs/compatibility.md 85 (deviation from client.md §8 step 5): a wake-up that arrives while an
+// app operation holds the operation lock waits for it and pulls then, on the same stream; Go
+// ends the stream on that contention and reconnects.
+TEST_F(LifecycleTest, WatchWakeupWaitsForAnOperationInProgress) {
+  Device& d = NewDevice(kUserA);
+  Config config = MakeConfig();
+  config.bundle_change_watch_mode = BundleChangeWatchMode::kAuto;
+  config.watch_fallback_interval = Duration(600'000);  // only events can explain a pull
+  Client& client = StartClient(d, config);
+  OpenOk(client);
+  AttachOk(client, kUserA);
+  client.PauseUploads();
+  ASSERT_TRUE(client.StartBackground().ok());
+  ASSERT_TRUE(events_->WaitFor([&] { return d.transport->Count("GET", "/sync/watch") >= 1; }));
+  std::atomic<bool> held{false};
+  client.SetBeforePushCommitHook([&]() -> Status {
+    // Inside the uploader's push (the lock held): a server write wakes the watch, and the push
+    // keeps the lock for half a second, long enough for the wake-up's pull to collide with it.
+    ServerInsertUser(kUserA, 72, "While busy");
+    EXPECT_FALSE(events_->WaitFor([] { return false; }, std::chrono::milliseconds(500)));
+    held.store(true);
+    return Status::Ok();
+  });
+  InsertUser(d, 1);
+  client.ResumeUploads();
+  EXPECT_TRUE(events_->WaitFor([&] { return held.load() && CountUsers(d) == 2; }));
+  EXPECT_EQ(d.transport->Count("GET", "/sync/watch"), 1) << "the stream was closed and reopened";
+  client.StopBackground();
 }
 
 // §9 item 115 — watch_test.go: TestStart_WatchForbiddenSwitchesToPolling.
