@@ -235,6 +235,26 @@ class LifecycleTest : public ::testing::Test {
     Exec(device, fmt::format("INSERT INTO users (id, name, email) VALUES ('{}', '{}', '{}@example.com')",
                              Uuid(n), name, name));
   }
+  // An attached client of `d` with the watch on (fallback 10 min, so only events explain a pull)
+  // and uploads paused; background not started.
+  Client& AttachWatching(Device& d) {
+    Config config = MakeConfig();
+    config.bundle_change_watch_mode = BundleChangeWatchMode::kAuto;
+    config.watch_fallback_interval = Duration(600'000);
+    Client& client = StartClient(d, config);
+    OpenOk(client);
+    AttachOk(client, kUserA);
+    client.PauseUploads();
+    return client;
+  }
+  // AttachWatching, then the background loops started and the first watch request seen.
+  Client& StartWatching(Device& d) {
+    Client& client = AttachWatching(d);
+    EXPECT_TRUE(client.StartBackground().ok());
+    EXPECT_TRUE(events_->WaitFor([&] { return d.transport->Count("GET", "/sync/watch") >= 1; }));
+    return client;
+  }
+
   static std::int64_t CountUsers(Device& device) { return Int(device, "SELECT count(*) FROM users"); }
   static std::int64_t DirtyRows(Device& device) {
     return Int(device, "SELECT count(*) FROM _sync_dirty_rows");
@@ -1192,15 +1212,8 @@ TEST_F(LifecycleTest, WatchOffPollsWithoutWatch) {
 // TestStart_WatchBundleEventTriggersExistingRemoteSync.
 TEST_F(LifecycleTest, WatchEventsTriggerPull) {
   Device& d = NewDevice(kUserA);
-  Config config = MakeConfig();
-  config.bundle_change_watch_mode = BundleChangeWatchMode::kAuto;
-  config.watch_fallback_interval = Duration(600'000);  // only events can explain a pull
-  Client& client = StartClient(d, config);
-  OpenOk(client);
-  AttachOk(client, kUserA);
-  client.PauseUploads();
-  ASSERT_TRUE(client.StartBackground().ok());
-  ASSERT_TRUE(events_->WaitFor([&] { return d.transport->Count("GET", "/sync/watch") >= 1; }));
+  Client& client = StartWatching(d);
+  ASSERT_FALSE(HasFatalFailure());
   const std::vector<HttpRequest> requests = d.transport->Requests();
   bool saw_first_watch = false;
   for (const HttpRequest& request : requests) {
@@ -1227,15 +1240,8 @@ TEST_F(LifecycleTest, WatchEventsTriggerPull) {
 // ends the stream on that contention and reconnects.
 TEST_F(LifecycleTest, WatchWakeupWaitsForAnOperationInProgress) {
   Device& d = NewDevice(kUserA);
-  Config config = MakeConfig();
-  config.bundle_change_watch_mode = BundleChangeWatchMode::kAuto;
-  config.watch_fallback_interval = Duration(600'000);  // only events can explain a pull
-  Client& client = StartClient(d, config);
-  OpenOk(client);
-  AttachOk(client, kUserA);
-  client.PauseUploads();
-  ASSERT_TRUE(client.StartBackground().ok());
-  ASSERT_TRUE(events_->WaitFor([&] { return d.transport->Count("GET", "/sync/watch") >= 1; }));
+  Client& client = StartWatching(d);
+  ASSERT_FALSE(HasFatalFailure());
   std::atomic<bool> held{false};
   client.SetBeforePushCommitHook([&]() -> Status {
     // Inside the uploader's push (the lock held): a server write wakes the watch, and the push
@@ -1297,13 +1303,7 @@ TEST_F(LifecycleTest, PausedDownloadsNeitherWatchNorPull) {
 // followed by a catch-up pull and a reconnect.
 TEST_F(LifecycleTest, WatchReconnectsAfterStreamFailure) {
   Device& d = NewDevice(kUserA);
-  Config config = MakeConfig();
-  config.bundle_change_watch_mode = BundleChangeWatchMode::kAuto;
-  config.watch_fallback_interval = Duration(600'000);
-  Client& client = StartClient(d, config);
-  OpenOk(client);
-  AttachOk(client, kUserA);
-  client.PauseUploads();
+  Client& client = AttachWatching(d);
   d.transport->FailNext("GET", "/sync/watch", 1, FaultKind::kTransportErrorBefore);
   ASSERT_TRUE(client.StartBackground().ok());
   EXPECT_TRUE(events_->WaitFor([&] {
