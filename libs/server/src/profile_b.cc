@@ -19,9 +19,10 @@ using protocol::Op;
 using protocol::WireValueType;
 
 WireValueType ColumnType(const RegisteredTableRuntime& table, std::string_view column) {
-  const auto it = table.info.column_types.find(ToLowerAscii(column));
-  return it == table.info.column_types.end() ? WireValueType::kOther
-                                             : protocol::WireValueTypeFromPostgres(it->second);
+  // Stored payload members are the lowercase column names: no allocation on the hot path.
+  auto it = table.wire_types.find(column);
+  if (it == table.wire_types.end()) it = table.wire_types.find(ToLowerAscii(column));
+  return it == table.wire_types.end() ? WireValueType::kOther : it->second;
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "oversync/protocol/json_value.h"
 #include "oversync/protocol/push_validation.h"
 #include "oversync/protocol/wire_profile.h"
+#include "oversync/protocol/wire_values.h"
 #include "oversync/server/runtime_service.h"
 #include "pg.h"
 #include "retention.h"
@@ -58,6 +59,9 @@ class UserLocks {
 struct RegisteredTableRuntime {
   bootstrap::TableInfo info;
   protocol::TableShape shape;  // for push validation
+  // Profile B's value type of each column (lowercase name), resolved once from info.column_types
+  // instead of per rendered value.
+  std::map<std::string, protocol::WireValueType, std::less<>> wire_types;
 };
 
 // Table lookup for push validation backed by the bootstrapped tables.

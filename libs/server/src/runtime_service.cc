@@ -77,6 +77,7 @@ Result<BootstrapReport> RuntimeService::Bootstrap() {
       runtime.shape.key_kind = info.key_kind;
       for (const auto& [column, type] : info.column_types) {
         if (type == "bytea") runtime.shape.bytea_columns.push_back(column);
+        runtime.wire_types.emplace(column, protocol::WireValueTypeFromPostgres(type));
       }
       runtime.info = info;
       impl_->registered.push_back(std::move(runtime));
