@@ -312,6 +312,8 @@ class Client::Impl {
   // operation (KMP checks again before each snapshot build). Profile A: OK without a request
   // (1f1118f checks capabilities at Attach only).
   Status VerifyProtocolGate(std::string_view operation);
+  // Whether VerifyProtocolGate would send a request (profile B, not yet passed this operation).
+  bool ProtocolGatePending() const { return ProfileB() && !protocol_gate_verified_; }
 
   // ---- push.cc ----
   // `resuming_checkpoint`: called by ResumeCheckpointRecoveryLocked, which pushes while the

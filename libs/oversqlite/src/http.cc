@@ -280,7 +280,7 @@ Status Client::Impl::CheckRegisteredTables(const protocol::CapabilitiesResponse&
 }
 
 Status Client::Impl::VerifyProtocolGate(std::string_view operation) {
-  if (!ProfileB() || protocol_gate_verified_) return Status::Ok();
+  if (!ProtocolGatePending()) return Status::Ok();
   OVERSYNC_ASSIGN_OR_RETURN(protocol::CapabilitiesResponse capabilities,
                             FetchCapabilities(fmt::format("{}_capability_gate", operation)));
   OVERSYNC_RETURN_IF_ERROR(CheckRegisteredTables(capabilities));

@@ -1109,8 +1109,9 @@ Result<PushReport> Client::Impl::PushPendingLocked(int conflict_retry_count,
   }
 
   // Profile B: the server's contract is checked before the outbox is frozen or sent (nothing to
-  // send stays without network).
-  {
+  // send stays without network). Profile A and an operation that already passed the gate skip
+  // the two counts.
+  if (ProtocolGatePending()) {
     OVERSYNC_ASSIGN_OR_RETURN(std::int64_t outbound, OutboxRowCount());
     OVERSYNC_ASSIGN_OR_RETURN(std::int64_t dirty, SendableDirtyCount());
     if (outbound + dirty > 0) OVERSYNC_RETURN_IF_ERROR(VerifyProtocolGate("push_pending"));

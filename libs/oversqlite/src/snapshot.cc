@@ -717,9 +717,8 @@ Status Client::Impl::SourceRecoveryGate() {
 Result<SourceRecoveryCode> Client::Impl::PersistedRecoveryCode(std::string_view stored_reason) const {
   if (!ProfileB()) return ParseSourceRecoveryCode(stored_reason);  // client.md §1.8, untrimmed
   const std::string_view reason = Trim(stored_reason);
-  if (std::find(std::begin(protocol::kReplacementReasons),
-                              std::end(protocol::kReplacementReasons),
-                              reason) == std::end(protocol::kReplacementReasons)) {
+  if (std::find(std::begin(protocol::kReplacementReasons), std::end(protocol::kReplacementReasons),
+                reason) == std::end(protocol::kReplacementReasons)) {
     ClientErrorDetail detail;
     detail.kind = ClientErrorKind::kInvalidSourceRecoveryReason;
     detail.reason = std::string(reason);
