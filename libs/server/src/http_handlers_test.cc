@@ -502,6 +502,20 @@ TEST_F(HttpHandlersWatchTest, WatchStreamHeartbeatsAndFramesCommits) {
   auto first = Push(alice, 1, {Row("users", UserKey(1), "INSERT", 0, R"({"name":"a"})")});
   ASSERT_TRUE(first.has_value()) << first.error().ToString();
   ASSERT_EQ(first->bundle_seq, 1);
+  // The NOTIFY of that commit reaches the listener asynchronously; if it arrived after alice's
+  // subscription below it would be the first event (with source fields) and the head event
+  // would be deduplicated (server.md §7.5) — correct, but not what vector 100 pins. Notifications
+  // are dispatched in commit order, so once bob's later commit has reached bob's subscriber,
+  // alice's has been dispatched (to nobody).
+  {
+    const Actor bob{"bob", "dev-b"};
+    ASSERT_EQ(Call("POST", "/sync/connect", "{}", "bob", "dev-b").status, 200);
+    auto bob_watch = service_->SubscribeBundleChanges(bob, 0);
+    ASSERT_TRUE(bob_watch.has_value()) << bob_watch.error().ToString();
+    ASSERT_TRUE(Push(bob, 1, {Row("users", UserKey(9), "INSERT", 0, R"({"name":"b"})")}).has_value());
+    auto delivered = (*bob_watch)->Next(kDeadline);
+    ASSERT_TRUE(delivered.has_value() && delivered->has_value()) << "bob's commit never arrived";
+  }
 
   std::optional<http::Response> response = OpenWatch(0);
   ASSERT_TRUE(response.has_value());
